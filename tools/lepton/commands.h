@@ -1,0 +1,14 @@
+/* The subcommands of `lepton`. Each gets argv starting at its own name and
+ * returns the process exit code: 0 success, 1 failure, 2 bad usage. */
+#ifndef LP_COMMANDS_H
+#define LP_COMMANDS_H
+
+typedef struct lp_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} lp_command;
+
+int lp_cmd_info(int argc, char **argv);
+
+#endif

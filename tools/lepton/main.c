@@ -1,0 +1,38 @@
+/* `lepton`: one binary, one subcommand per file in this folder. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/lepton/commands.h"
+
+static const lp_command COMMANDS[] = {
+    {"info", "show the tensors, dtypes, shapes and architecture of a checkpoint", lp_cmd_info},
+};
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: lepton <command> [options]\n"
+            "       lepton --help | --version\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(out, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(out, "\n'lepton <command> --help' describes a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("lepton %s\n", LP_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "lepton: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
