@@ -76,9 +76,9 @@ static void check_manifest_tensor(lp_safetensors *st, char **f, const char *fixt
               bad, nbytes);
 }
 
-static void check_fixture(const char *fixture) {
-    char path[512], manifest_path[600];
-    lp_test_source_path(fixture, path, sizeof path);
+/* `path` against `path`.expected; `fixture` names it in failures. */
+static void check_file(const char *path, const char *fixture) {
+    char manifest_path[600];
     snprintf(manifest_path, sizeof manifest_path, "%s.expected", path);
     lp_error err = {0};
     char *manifest;
@@ -121,6 +121,12 @@ static void check_fixture(const char *fixture) {
     CHECK(lp_safetensors_find(st, "no such tensor") == NULL);
     lp_safetensors_close(st);
     free(manifest);
+}
+
+static void check_fixture(const char *fixture) {
+    char path[512];
+    lp_test_source_path(fixture, path, sizeof path);
+    check_file(path, fixture);
 }
 
 /* The generator's float formula, recomputed: ((k * 7) % 17 - 8) * 0.5. */
@@ -456,7 +462,13 @@ static void test_open_errors(void) {
     rmdir(dir);
 }
 
-int main(void) {
+/* `--check FILE`: compares FILE with FILE.expected (tests/tools/
+ * test_safetensors_interop.py writes random files with Python this way). */
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--check")) {
+        check_file(argv[2], argv[2]);
+        return lp_test_finish();
+    }
     check_fixture("tests/fixtures/safetensors/all_dtypes.safetensors");
     check_fixture("tests/fixtures/safetensors/scalars_empty.safetensors");
     check_fixture("tests/fixtures/safetensors/specials.safetensors");
