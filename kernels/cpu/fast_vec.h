@@ -1,0 +1,70 @@
+/* 8-float vectors for the reductions of the CPU fast paths (private to
+ * kernels/cpu/fast_*.c).
+ *
+ * Why: without -ffast-math the compiler may not reorder a float sum, so a
+ * plain `s += x[i]` loop stays scalar. Explicit vectors of independent partial
+ * sums are the reordering, written down. GCC/Clang vector extensions compile
+ * to AVX in the Release build (-march=x86-64-v3) and to SSE pairs or scalar
+ * code elsewhere, so this stays portable C for GCC and Clang. */
+#ifndef LP_CPU_FAST_VEC_H
+#define LP_CPU_FAST_VEC_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__FMA__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+/* Without AVX (the Asan and Debug builds) GCC notes that passing 32-byte
+ * vectors changes the ABI; these are static inline helpers and never cross an
+ * ABI boundary, so the note is noise for every file that uses them. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+typedef float lp_v8f __attribute__((vector_size(32)));
+typedef int32_t lp_v8i __attribute__((vector_size(32)));
+
+/* Unaligned load and store (memcpy compiles to one vmovups). */
+static inline lp_v8f lp_v8_load(const float *p) {
+    lp_v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void lp_v8_store(float *p, lp_v8f v) { memcpy(p, &v, sizeof v); }
+
+static inline lp_v8f lp_v8_set1(float s) { return (lp_v8f){s, s, s, s, s, s, s, s}; }
+
+/* a * b + c. ISO C mode (-std=c11) keeps GCC from contracting a * b + c into
+ * an fma by itself, so the fused form is asked for where the target has it. */
+static inline lp_v8f lp_v8_fma(lp_v8f a, lp_v8f b, lp_v8f c) {
+#if defined(__FMA__) && defined(__AVX__)
+    return (lp_v8f)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#else
+    return a * b + c;
+#endif
+}
+
+static inline lp_v8f lp_v8_select(lp_v8i mask, lp_v8f yes, lp_v8f no) {
+    return (lp_v8f)((mask & (lp_v8i)yes) | (~mask & (lp_v8i)no));
+}
+
+/* The larger lane by lane; a NaN in v sticks (so a NaN row is noticed). */
+static inline lp_v8f lp_v8_max_nan(lp_v8f acc, lp_v8f v) {
+    return lp_v8_select((v > acc) | (v != v), v, acc);
+}
+
+static inline float lp_v8_hsum(lp_v8f v) {
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+/* NaN if any lane is NaN, else the largest lane. */
+static inline float lp_v8_hmax_nan(lp_v8f v) {
+    float m = v[0];
+    for (int i = 1; i < 8; i++) m = (v[i] > m || v[i] != v[i]) ? v[i] : m;
+    return m;
+}
+
+#endif
