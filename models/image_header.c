@@ -1,0 +1,117 @@
+/* Width and height straight from a header, without stb: stb's own info call
+ * refuses very large images with "unknown image type", which would hide the
+ * real reason (a decompression bomb) behind a vague one. PNM is left to stb. */
+#include <stdint.h>
+#include <string.h>
+
+#include "models/image_header.h"
+
+static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | p[0]; }
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint32_t le32(const uint8_t *p) { return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]; }
+
+static int jpeg_size(const uint8_t *p, size_t n, uint64_t *w, uint64_t *h) {
+    size_t pos = 2;
+    while (pos + 4 <= n) {
+        if (p[pos] != 0xFF) return 0;
+        uint8_t m = p[pos + 1];
+        if (m == 0xFF) {
+            pos++;
+            continue;
+        }
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {
+            pos += 2;
+            continue;
+        }
+        if (m == 0xD9 || m == 0xDA) return 0;
+        size_t len = be16(p + pos + 2);
+        if (len < 2 || len > n - pos - 2) return 0;
+        /* SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) */
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+            if (len < 7) return 0;
+            *h = be16(p + pos + 5);
+            *w = be16(p + pos + 7);
+            return 1;
+        }
+        pos += 2 + len;
+    }
+    return 0;
+}
+
+int lp_image_header_size(const void *bytes, size_t n, lp_image_format f, uint64_t *w, uint64_t *h) {
+    const uint8_t *p = bytes;
+    *w = *h = 0;
+    switch (f) {
+    case LP_IMAGE_PNG:
+        if (n < 24 || memcmp(p + 12, "IHDR", 4)) return 0;
+        *w = be32(p + 16);
+        *h = be32(p + 20);
+        return 1;
+    case LP_IMAGE_GIF:
+        if (n < 10) return 0;
+        *w = le16(p + 6);
+        *h = le16(p + 8);
+        return 1;
+    case LP_IMAGE_BMP: {
+        if (n < 26) return 0;
+        uint32_t hs = le32(p + 14);
+        if (hs == 12) {
+            *w = le16(p + 18);
+            *h = le16(p + 20);
+            return 1;
+        }
+        int32_t sw = (int32_t)le32(p + 18), sh = (int32_t)le32(p + 22);
+        *w = sw < 0 ? 0 : (uint64_t)sw;
+        *h = sh < 0 ? (uint64_t)(-(int64_t)sh) : (uint64_t)sh; /* negative: top-down rows */
+        return 1;
+    }
+    case LP_IMAGE_JPEG: return jpeg_size(p, n, w, h);
+    default: return 0;
+    }
+}
+
+/* Huffman tables of every DHT segment, including those between the scans of a
+ * progressive JPEG: stb_image 2.27 (Debian's) trusts the 16 code counts and
+ * writes past its tables when they add up to more than 256 (fixed upstream
+ * later), so such files are refused here before stb sees them. */
+int lp_image_jpeg_tables_ok(const void *bytes, size_t n, const char **why) {
+    const uint8_t *p = bytes;
+    size_t pos = 2;
+    while (pos + 4 <= n) {
+        if (p[pos] != 0xFF) { /* entropy-coded data: skip to the next marker */
+            pos++;
+            continue;
+        }
+        uint8_t m = p[pos + 1];
+        if (m == 0x00 || m == 0xFF || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {
+            pos += (m == 0xFF) ? 1 : 2; /* stuffed byte, fill, RSTn, SOI */
+            continue;
+        }
+        if (m == 0xD9) return 1; /* EOI */
+        size_t len = be16(p + pos + 2);
+        if (len < 2 || len > n - pos - 2) return 1; /* truncated: stb reports it */
+        if (m == 0xC4) {
+            size_t q = pos + 4, end = pos + 2 + len;
+            while (q < end) {
+                if (end - q < 17) {
+                    *why = "Huffman table header is cut short";
+                    return 0;
+                }
+                unsigned total = 0;
+                for (int i = 1; i <= 16; i++) total += p[q + i];
+                if (total > 256) {
+                    *why = "Huffman table declares more than 256 codes";
+                    return 0;
+                }
+                if (total > end - q - 17) {
+                    *why = "Huffman table is longer than its segment";
+                    return 0;
+                }
+                q += 17 + total;
+            }
+        }
+        pos += 2 + len;
+    }
+    return 1;
+}
