@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-SOURCE_DIR = pathlib.Path(os.environ.get("LP_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
+SOURCE_DIR = pathlib.Path(os.environ.get("LP_SOURCE_DIR") or pathlib.Path(__file__).resolve().parents[2])
 BUILD_DIR = pathlib.Path(os.environ.get("LP_BUILD_DIR", SOURCE_DIR / "build"))
 
 
