@@ -1,0 +1,190 @@
+/* The encoder forward pass and the classification heads, op for op as
+ * transformers' BertModel / RobertaModel / DistilBertModel in eval mode
+ * (dropout is the identity). Activations come from the caller's arena; each
+ * layer's temporaries are rewound before the next layer, so the arena holds two
+ * hidden states plus one layer's worth of temporaries. */
+#include <math.h>
+#include <string.h>
+
+#include "models/bert_internal.h"
+
+static lp_status arena_f32(lp_arena *arena, int ndim, const int64_t *shape, lp_tensor *out,
+                           lp_error *err) {
+    return lp_arena_tensor(arena, LP_F32, ndim, shape, out, err);
+}
+
+/* RoBERTa's create_position_ids_from_input_ids: non-pad tokens are numbered
+ * from padding_idx + 1 in order, pad tokens get padding_idx. */
+static void roberta_positions(const lp_bert_batch *b, int32_t pad, int32_t *pos) {
+    for (int64_t i = 0; i < b->batch; i++) {
+        int32_t count = 0;
+        for (int64_t s = 0; s < b->seq_len; s++) {
+            int64_t k = i * b->seq_len + s;
+            if (b->input_ids[k] != pad) pos[k] = pad + ++count;
+            else pos[k] = pad;
+        }
+    }
+}
+
+static lp_status embeddings(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
+                            const lp_bert_batch *b, lp_tensor *x, lp_error *err) {
+    const lp_bert_config *c = &m->cfg;
+    int64_t B = b->batch, S = b->seq_len, H = c->hidden_size;
+    lp_tensor ids = lp_tensor_2d((void *)b->input_ids, LP_I32, B, S);
+    lp_status st = lp_embedding(ctx, &m->word_emb, &ids, x, err);
+    if (st) return st;
+    lp_arena_mark mark = lp_arena_get_mark(arena);
+    if (c->kind.family == LP_FAMILY_ROBERTA) {
+        int32_t *pos = lp_arena_alloc(arena, (size_t)(B * S) * sizeof *pos);
+        if (!pos) return lp_fail(err, LP_ERR_NOMEM, "bert: out of memory for position ids");
+        roberta_positions(b, (int32_t)c->pad_token_id, pos);
+        lp_tensor pos_ids = lp_tensor_2d(pos, LP_I32, B, S), pe;
+        int64_t shape[3] = {B, S, H};
+        if ((st = arena_f32(arena, 3, shape, &pe, err)) ||
+            (st = lp_embedding(ctx, &m->pos_emb, &pos_ids, &pe, err)) ||
+            (st = lp_add(ctx, x, &pe, LP_ACT_NONE, x, err)))
+            return st;
+    } else {
+        /* positions 0..S-1 for every sequence: the table's first S rows, broadcast */
+        lp_tensor pe = lp_tensor_narrow(&m->pos_emb, 0, 0, S);
+        if ((st = lp_add(ctx, x, &pe, LP_ACT_NONE, x, err))) return st;
+    }
+    if (m->type_emb.data) {
+        if (b->token_type_ids) {
+            lp_tensor tids = lp_tensor_2d((void *)b->token_type_ids, LP_I32, B, S), te;
+            int64_t shape[3] = {B, S, H};
+            if ((st = arena_f32(arena, 3, shape, &te, err)) ||
+                (st = lp_embedding(ctx, &m->type_emb, &tids, &te, err)) ||
+                (st = lp_add(ctx, x, &te, LP_ACT_NONE, x, err)))
+                return st;
+        } else {
+            lp_tensor t0 = lp_tensor_narrow(&m->type_emb, 0, 0, 1);
+            lp_tensor row = lp_tensor_1d(t0.data, LP_F32, H);
+            if ((st = lp_add(ctx, x, &row, LP_ACT_NONE, x, err))) return st;
+        }
+    }
+    lp_arena_rewind(arena, mark);
+    return lp_layer_norm(ctx, x, &m->emb_norm.gamma, &m->emb_norm.beta, c->layer_norm_eps, x, err);
+}
+
+/* [B, S, H] storage viewed as [B, heads, S, head_dim], no copy. */
+static lp_tensor split_heads(const lp_tensor *t, int64_t heads) {
+    int64_t B = t->shape[0], S = t->shape[1], H = t->shape[2], d = H / heads;
+    lp_tensor v = *t;
+    v.ndim = 4;
+    v.shape[0] = B, v.shape[1] = heads, v.shape[2] = S, v.shape[3] = d;
+    v.stride[0] = S * H, v.stride[1] = d, v.stride[2] = H, v.stride[3] = 1;
+    return v;
+}
+
+/* One post-LayerNorm transformer layer: x -> out (may not alias). */
+static lp_status layer(const lp_bert_model *m, const lp_bert_layer *L, lp_ctx *ctx, lp_arena *arena,
+                       const lp_tensor *key_mask, const lp_tensor *x, lp_tensor *out, lp_error *err) {
+    const lp_bert_config *c = &m->cfg;
+    int64_t B = x->shape[0], S = x->shape[1], H = c->hidden_size;
+    int64_t hs[3] = {B, S, H}, is[3] = {B, S, c->intermediate_size};
+    lp_arena_mark mark = lp_arena_get_mark(arena);
+    lp_tensor q, k, v, attn, a, f;
+    lp_status st;
+    if ((st = arena_f32(arena, 3, hs, &q, err)) || (st = arena_f32(arena, 3, hs, &k, err)) ||
+        (st = arena_f32(arena, 3, hs, &v, err)) || (st = arena_f32(arena, 3, hs, &attn, err)) ||
+        (st = lp_linear(ctx, x, &L->query.weight, &L->query.bias, LP_ACT_NONE, &q, err)) ||
+        (st = lp_linear(ctx, x, &L->key.weight, &L->key.bias, LP_ACT_NONE, &k, err)) ||
+        (st = lp_linear(ctx, x, &L->value.weight, &L->value.bias, LP_ACT_NONE, &v, err)))
+        return st;
+    lp_tensor qh = split_heads(&q, c->num_heads), kh = split_heads(&k, c->num_heads);
+    lp_tensor vh = split_heads(&v, c->num_heads), oh = split_heads(&attn, c->num_heads);
+    lp_attention_mask mask = {.key_mask = key_mask, .causal = false};
+    float scale = 1.0f / sqrtf((float)(H / c->num_heads));
+    if ((st = lp_attention(ctx, &qh, &kh, &vh, &mask, scale, &oh, err))) return st;
+    /* attention output: dense, dropout (identity), + residual, LayerNorm; q is free again */
+    a = q;
+    if ((st = lp_linear(ctx, &attn, &L->attn_out.weight, &L->attn_out.bias, LP_ACT_NONE, &a, err)) ||
+        (st = lp_add(ctx, &a, x, LP_ACT_NONE, &a, err)) ||
+        (st = lp_layer_norm(ctx, &a, &L->attn_norm.gamma, &L->attn_norm.beta, c->layer_norm_eps, &a,
+                            err)))
+        return st;
+    /* feed-forward: act(a W1 + b1) W2 + b2, + residual, LayerNorm */
+    if ((st = arena_f32(arena, 3, is, &f, err)) ||
+        (st = lp_linear(ctx, &a, &L->ffn_in.weight, &L->ffn_in.bias, c->hidden_act, &f, err)) ||
+        (st = lp_linear(ctx, &f, &L->ffn_out.weight, &L->ffn_out.bias, LP_ACT_NONE, out, err)) ||
+        (st = lp_add(ctx, out, &a, LP_ACT_NONE, out, err)) ||
+        (st = lp_layer_norm(ctx, out, &L->ffn_norm.gamma, &L->ffn_norm.beta, c->layer_norm_eps, out,
+                            err)))
+        return st;
+    lp_arena_rewind(arena, mark);
+    return LP_OK;
+}
+
+static lp_status check_batch(const lp_bert_model *m, const lp_bert_batch *b, lp_error *err) {
+    const lp_bert_config *c = &m->cfg;
+    if (b->batch < 1 || b->seq_len < 1 || !b->input_ids || !b->attention_mask)
+        return lp_fail(err, LP_ERR_INVALID_ARG, "bert: empty batch or missing ids / attention mask");
+    if (b->seq_len > lp_bert_max_tokens(c))
+        return lp_fail(err, LP_ERR_INVALID_ARG,
+                       "bert: sequence length %lld exceeds the model's %lld positions; truncate "
+                       "the input",
+                       (long long)b->seq_len, (long long)lp_bert_max_tokens(c));
+    for (int64_t i = 0; i < b->batch * b->seq_len; i++) {
+        if (b->input_ids[i] < 0 || b->input_ids[i] >= c->vocab_size)
+            return lp_fail(err, LP_ERR_INVALID_ARG,
+                           "bert: token id %d at sequence %lld position %lld is outside the "
+                           "vocabulary [0, %lld)",
+                           b->input_ids[i], (long long)(i / b->seq_len), (long long)(i % b->seq_len),
+                           (long long)c->vocab_size);
+        if (b->token_type_ids && c->type_vocab_size > 0 &&
+            (b->token_type_ids[i] < 0 || b->token_type_ids[i] >= c->type_vocab_size))
+            return lp_fail(err, LP_ERR_INVALID_ARG,
+                           "bert: token type %d at sequence %lld position %lld is outside [0, %lld)",
+                           b->token_type_ids[i], (long long)(i / b->seq_len),
+                           (long long)(i % b->seq_len), (long long)c->type_vocab_size);
+    }
+    return LP_OK;
+}
+
+lp_status lp_bert_forward(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
+                          const lp_bert_batch *b, lp_tensor *hidden, lp_error *err) {
+    lp_error_clear(err);
+    lp_status st = check_batch(m, b, err);
+    if (st) return st;
+    int64_t shape[3] = {b->batch, b->seq_len, m->cfg.hidden_size};
+    lp_tensor x, y;
+    if ((st = arena_f32(arena, 3, shape, &x, err)) || (st = arena_f32(arena, 3, shape, &y, err)))
+        return st;
+    lp_tensor key_mask = lp_tensor_2d((void *)b->attention_mask, LP_U8, b->batch, b->seq_len);
+    if ((st = embeddings(m, ctx, arena, b, &x, err))) return st;
+    for (int64_t i = 0; i < m->cfg.num_layers; i++) {
+        if ((st = layer(m, &m->layers[i], ctx, arena, &key_mask, &x, &y, err)))
+            return lp_fail(err, st, "layer %lld", (long long)i);
+        lp_tensor t = x;
+        x = y;
+        y = t;
+    }
+    *hidden = x;
+    return LP_OK;
+}
+
+lp_status lp_bert_classify(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
+                           const lp_tensor *hidden, lp_tensor *logits, lp_error *err) {
+    const lp_bert_config *c = &m->cfg;
+    if (c->kind.head != LP_HEAD_SEQ_CLS)
+        return lp_fail(err, LP_ERR_INVALID_ARG, "%s has no classification head",
+                       c->kind.architecture);
+    if (hidden->ndim != 3 || hidden->shape[2] != c->hidden_size || !lp_tensor_is_contiguous(hidden))
+        return lp_fail(err, LP_ERR_SHAPE, "bert classify: hidden must be contiguous [B, S, %lld]",
+                       (long long)c->hidden_size);
+    int64_t B = hidden->shape[0], S = hidden->shape[1], H = c->hidden_size;
+    /* token 0 of every sequence ([CLS] / <s>): a strided [B, H] view */
+    lp_tensor first = lp_tensor_2d(hidden->data, LP_F32, B, H);
+    first.stride[0] = S * H;
+    int64_t ps[2] = {B, H}, ls[2] = {B, c->num_labels};
+    lp_tensor pooled;
+    lp_status st;
+    if ((st = arena_f32(arena, 2, ps, &pooled, err)) || (st = arena_f32(arena, 2, ls, logits, err)) ||
+        (st = lp_matmul(ctx, &first, &m->head_dense.weight, false, true, 1.0f, &pooled, err)) ||
+        (st = lp_add(ctx, &pooled, &m->head_dense.bias, m->head_act, &pooled, err)) ||
+        (st = lp_linear(ctx, &pooled, &m->head_out.weight, &m->head_out.bias, LP_ACT_NONE, logits,
+                        err)))
+        return st;
+    return LP_OK;
+}

@@ -1,0 +1,255 @@
+/* Encoder tasks on token ids: length-sorted groups, padding, forward, head or
+ * pooling, results scattered back to input order (see encoder.h). */
+#include "models/encoder.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/backend.h"
+
+struct lp_encoder {
+    lp_bert_model *model;
+    lp_pooling pooling;
+};
+
+struct lp_encoder_session {
+    const lp_encoder *enc;
+    lp_ctx ctx;
+    lp_arena *arena;
+    int max_batch;
+    size_t *order; /* scratch: input indices sorted by length */
+    size_t order_cap;
+};
+
+lp_status lp_encoder_load(const char *dir, lp_encoder **out, lp_error *err) {
+    *out = NULL;
+    lp_error_clear(err);
+    lp_encoder *enc = calloc(1, sizeof *enc);
+    if (!enc) return lp_fail(err, LP_ERR_NOMEM, "out of memory loading %s", dir);
+    lp_status st = lp_bert_load(dir, &enc->model, err);
+    if (!st)
+        st = lp_pooling_load(dir, lp_bert_get_config(enc->model)->hidden_size, &enc->pooling, err);
+    if (st) {
+        lp_encoder_free(enc);
+        return st;
+    }
+    *out = enc;
+    return LP_OK;
+}
+
+void lp_encoder_free(lp_encoder *enc) {
+    if (!enc) return;
+    lp_bert_free(enc->model);
+    free(enc);
+}
+
+const lp_bert_config *lp_encoder_config(const lp_encoder *enc) { return lp_bert_get_config(enc->model); }
+const lp_bert_model *lp_encoder_model(const lp_encoder *enc) { return enc->model; }
+const lp_pooling *lp_encoder_pooling(const lp_encoder *enc) { return &enc->pooling; }
+
+bool lp_encoder_can_classify(const lp_encoder *enc) {
+    return lp_encoder_config(enc)->kind.head == LP_HEAD_SEQ_CLS;
+}
+
+int64_t lp_encoder_num_labels(const lp_encoder *enc) { return lp_encoder_config(enc)->num_labels; }
+
+const char *lp_encoder_label(const lp_encoder *enc, int64_t index) {
+    const lp_bert_config *c = lp_encoder_config(enc);
+    return index >= 0 && index < c->num_labels ? c->id2label[index] : NULL;
+}
+
+int64_t lp_encoder_embedding_dim(const lp_encoder *enc) {
+    return lp_pooling_dim(&enc->pooling, lp_encoder_config(enc)->hidden_size);
+}
+
+int64_t lp_encoder_max_tokens(const lp_encoder *enc) {
+    int64_t m = lp_bert_max_tokens(lp_encoder_config(enc));
+    int64_t st = enc->pooling.max_seq_length;
+    return st > 0 && st < m ? st : m;
+}
+
+lp_status lp_encoder_session_create(const lp_encoder *enc, lp_threadpool *pool, int max_batch,
+                                    lp_encoder_session **out, lp_error *err) {
+    *out = NULL;
+    lp_encoder_session *s = calloc(1, sizeof *s);
+    if (!s) return lp_fail(err, LP_ERR_NOMEM, "out of memory creating an encoder session");
+    s->enc = enc;
+    s->max_batch = max_batch > 0 ? max_batch : 32;
+    lp_status st = lp_ctx_init(&s->ctx, lp_backend_cpu(), pool, err);
+    if (st) {
+        free(s);
+        return st;
+    }
+    s->arena = lp_arena_create((size_t)1 << 20);
+    if (!s->arena) {
+        lp_encoder_session_free(s);
+        return lp_fail(err, LP_ERR_NOMEM, "out of memory creating an encoder session");
+    }
+    *out = s;
+    return LP_OK;
+}
+
+void lp_encoder_session_free(lp_encoder_session *s) {
+    if (!s) return;
+    lp_ctx_release(&s->ctx);
+    lp_arena_destroy(s->arena);
+    free(s->order);
+    free(s);
+}
+
+lp_ctx *lp_encoder_session_ctx(lp_encoder_session *s) { return &s->ctx; }
+
+size_t lp_encoder_session_system_allocs(const lp_encoder_session *s) {
+    return lp_arena_system_allocs(s->arena);
+}
+
+static lp_status check_inputs(const lp_encoder *enc, const lp_encoder_input *in, size_t n,
+                              lp_error *err) {
+    int64_t max = lp_encoder_max_tokens(enc);
+    for (size_t i = 0; i < n; i++) {
+        if (!in[i].ids || in[i].len < 1)
+            return lp_fail(err, LP_ERR_INVALID_ARG, "encoder: input %zu has no tokens", i);
+        if (in[i].len > max)
+            return lp_fail(err, LP_ERR_INVALID_ARG,
+                           "encoder: input %zu has %lld tokens; this model takes at most %lld "
+                           "(truncate it)",
+                           i, (long long)in[i].len, (long long)max);
+    }
+    return LP_OK;
+}
+
+/* Longest first, ties in input order (deterministic). Insertion sort: qsort's
+ * comparator takes no context and a global would race between sessions;
+ * batches are tens to hundreds of inputs. */
+static void sort_by_length(const lp_encoder_input *in, size_t *order, size_t n) {
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    for (size_t i = 1; i < n; i++) {
+        size_t v = order[i], j = i;
+        while (j > 0) {
+            size_t u = order[j - 1];
+            bool after = in[u].len < in[v].len || (in[u].len == in[v].len && u > v);
+            if (!after) break;
+            order[j] = u;
+            j--;
+        }
+        order[j] = v;
+    }
+}
+
+/* How many of the sorted inputs from `start` go in one pass: up to max_batch,
+ * while padding every sequence to the first (longest) costs at most a quarter
+ * more than the real tokens plus 8 per sequence. */
+static size_t group_size(const lp_encoder_input *in, const size_t *order, size_t start, size_t n,
+                         int max_batch) {
+    int64_t longest = in[order[start]].len, real = longest;
+    size_t k = 1;
+    while (start + k < n && k < (size_t)max_batch) {
+        int64_t len = in[order[start + k]].len;
+        int64_t padded = (int64_t)(k + 1) * longest;
+        if (padded * 4 > (real + len) * 5 + 32 * (int64_t)(k + 1)) break;
+        real += len;
+        k++;
+    }
+    return k;
+}
+
+typedef enum task { TASK_CLASSIFY, TASK_EMBED } task;
+
+static lp_status run_group(lp_encoder_session *s, const lp_encoder_input *in, const size_t *idx,
+                           size_t count, task t, float *out, lp_error *err) {
+    const lp_encoder *enc = s->enc;
+    int64_t S = in[idx[0]].len, B = (int64_t)count;
+    const lp_bert_config *c = lp_encoder_config(enc);
+    size_t cells = (size_t)(B * S);
+    int32_t *ids = lp_arena_alloc(s->arena, cells * sizeof *ids);
+    int32_t *types = lp_arena_alloc(s->arena, cells * sizeof *types);
+    uint8_t *mask = lp_arena_alloc(s->arena, cells);
+    if (!ids || !types || !mask) return lp_fail(err, LP_ERR_NOMEM, "encoder: out of memory");
+    bool any_types = false;
+    for (int64_t b = 0; b < B; b++) {
+        const lp_encoder_input *x = &in[idx[b]];
+        for (int64_t p = 0; p < S; p++) {
+            bool real = p < x->len;
+            ids[b * S + p] = real ? x->ids[p] : (int32_t)c->pad_token_id;
+            types[b * S + p] = real && x->type_ids ? x->type_ids[p] : 0;
+            mask[b * S + p] = real;
+        }
+        any_types |= x->type_ids != NULL;
+    }
+    lp_bert_batch batch = {B, S, ids, any_types ? types : NULL, mask};
+    lp_tensor hidden;
+    lp_status st = lp_bert_forward(enc->model, &s->ctx, s->arena, &batch, &hidden, err);
+    if (st) return st;
+    if (t == TASK_CLASSIFY) {
+        lp_tensor logits;
+        if ((st = lp_bert_classify(enc->model, &s->ctx, s->arena, &hidden, &logits, err))) return st;
+        int64_t L = c->num_labels;
+        const float *lg = logits.data;
+        for (int64_t b = 0; b < B; b++)
+            memcpy(out + idx[b] * (size_t)L, lg + b * L, (size_t)L * sizeof *out);
+        return LP_OK;
+    }
+    int64_t D = lp_encoder_embedding_dim(enc);
+    float *pooled = lp_arena_alloc(s->arena, (size_t)(B * D) * sizeof *pooled);
+    if (!pooled) return lp_fail(err, LP_ERR_NOMEM, "encoder: out of memory");
+    if ((st = lp_pooling_apply(&enc->pooling, &hidden, mask, pooled, err))) return st;
+    for (int64_t b = 0; b < B; b++)
+        memcpy(out + idx[b] * (size_t)D, pooled + b * D, (size_t)D * sizeof *out);
+    return LP_OK;
+}
+
+static lp_status run(lp_encoder_session *s, const lp_encoder_input *in, size_t n, task t, float *out,
+                     lp_error *err) {
+    lp_error_clear(err);
+    if (n == 0) return LP_OK;
+    if (!in || !out) return lp_fail(err, LP_ERR_INVALID_ARG, "encoder: inputs or output is NULL");
+    lp_status st = check_inputs(s->enc, in, n, err);
+    if (st) return st;
+    if (n > s->order_cap) {
+        size_t *o = realloc(s->order, n * sizeof *o);
+        if (!o) return lp_fail(err, LP_ERR_NOMEM, "encoder: out of memory");
+        s->order = o;
+        s->order_cap = n;
+    }
+    sort_by_length(in, s->order, n);
+    for (size_t start = 0; start < n;) {
+        size_t k = group_size(in, s->order, start, n, s->max_batch);
+        st = run_group(s, in, s->order + start, k, t, out, err);
+        lp_arena_reset(s->arena);
+        if (st) return st;
+        start += k;
+    }
+    return LP_OK;
+}
+
+lp_status lp_encoder_classify_ids(lp_encoder_session *s, const lp_encoder_input *inputs, size_t n,
+                                  float *logits, lp_error *err) {
+    if (!lp_encoder_can_classify(s->enc))
+        return lp_fail(err, LP_ERR_INVALID_ARG,
+                       "this model (%s) has no classification head; use embeddings",
+                       lp_encoder_config(s->enc)->kind.architecture);
+    return run(s, inputs, n, TASK_CLASSIFY, logits, err);
+}
+
+lp_status lp_encoder_embed_ids(lp_encoder_session *s, const lp_encoder_input *inputs, size_t n,
+                               float *embeddings, lp_error *err) {
+    return run(s, inputs, n, TASK_EMBED, embeddings, err);
+}
+
+int64_t lp_encoder_scores(const lp_encoder *enc, const float *logits, float *scores) {
+    const lp_bert_config *c = lp_encoder_config(enc);
+    int64_t L = c->num_labels, top = 0;
+    for (int64_t i = 1; i < L; i++)
+        if (logits[i] > logits[top]) top = i;
+    if (c->regression) {
+        for (int64_t i = 0; i < L; i++) scores[i] = logits[i];
+    } else if (c->multi_label) {
+        for (int64_t i = 0; i < L; i++) scores[i] = (float)(1.0 / (1.0 + exp(-(double)logits[i])));
+    } else {
+        double sum = 0;
+        for (int64_t i = 0; i < L; i++) sum += exp((double)logits[i] - logits[top]);
+        for (int64_t i = 0; i < L; i++) scores[i] = (float)(exp((double)logits[i] - logits[top]) / sum);
+    }
+    return top;
+}

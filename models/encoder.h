@@ -1,0 +1,78 @@
+/* The encoder task API the server and the CLI use: load a model directory once,
+ * then classify or embed batches from any number of worker threads, each with
+ * its own session.
+ *
+ *   lp_encoder *enc;  lp_encoder_load("models/minilm", &enc, &err);   // once
+ *   lp_encoder_session *s;  lp_encoder_session_create(enc, pool, &s, &err); // per worker
+ *   lp_encoder_embed_ids(s, inputs, n, vectors, &err);                // per batch
+ *
+ * A loaded lp_encoder is immutable. A session owns the worker's lp_ctx and
+ * activation arena: the first batches grow the arena, later batches of the same
+ * or smaller size allocate nothing. Batches of mixed lengths are sorted by
+ * length and run in groups of similar length, each padded only to its own
+ * longest sequence; the attention mask makes padding invisible, so results
+ * do not depend on what else is in the batch (up to float rounding). */
+#ifndef LP_MODELS_ENCODER_H
+#define LP_MODELS_ENCODER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/threadpool.h"
+#include "models/bert.h"
+#include "models/pooling.h"
+
+typedef struct lp_encoder lp_encoder;
+typedef struct lp_encoder_session lp_encoder_session;
+
+/* Loads config.json, model.safetensors and (for embeddings) the
+ * sentence-transformers modules from `dir`. */
+lp_status lp_encoder_load(const char *dir, lp_encoder **out, lp_error *err);
+void lp_encoder_free(lp_encoder *enc);
+
+const lp_bert_config *lp_encoder_config(const lp_encoder *enc);
+const lp_bert_model *lp_encoder_model(const lp_encoder *enc);
+const lp_pooling *lp_encoder_pooling(const lp_encoder *enc);
+/* True when the checkpoint has a classification head. */
+bool lp_encoder_can_classify(const lp_encoder *enc);
+int64_t lp_encoder_num_labels(const lp_encoder *enc);
+const char *lp_encoder_label(const lp_encoder *enc, int64_t index);
+/* Width of an embedding (the pooled width). */
+int64_t lp_encoder_embedding_dim(const lp_encoder *enc);
+/* Most tokens (specials included) an input may have: the model's positions,
+ * or sentence-transformers' max_seq_length when smaller. */
+int64_t lp_encoder_max_tokens(const lp_encoder *enc);
+
+/* pool: the worker's thread pool (borrowed; NULL runs on the calling thread).
+ * max_batch: the most sequences one forward pass takes (<= 0: 32). */
+lp_status lp_encoder_session_create(const lp_encoder *enc, lp_threadpool *pool, int max_batch,
+                                    lp_encoder_session **out, lp_error *err);
+void lp_encoder_session_free(lp_encoder_session *s);
+/* The session's op context (e.g. to turn the per-op profile on). */
+lp_ctx *lp_encoder_session_ctx(lp_encoder_session *s);
+/* Calls to malloc made by the session's activation arena so far (for tests). */
+size_t lp_encoder_session_system_allocs(const lp_encoder_session *s);
+
+/* One tokenized input, specials included ([CLS] ... [SEP] ...). */
+typedef struct lp_encoder_input {
+    const int32_t *ids;
+    const int32_t *type_ids; /* NULL: all zeros */
+    int64_t len;             /* 1 .. lp_encoder_max_tokens */
+} lp_encoder_input;
+
+/* logits: n x num_labels floats, in input order. */
+lp_status lp_encoder_classify_ids(lp_encoder_session *s, const lp_encoder_input *inputs, size_t n,
+                                  float *logits, lp_error *err);
+
+/* embeddings: n x lp_encoder_embedding_dim floats, in input order, pooled and
+ * normalised as the model's sentence-transformers modules say. */
+lp_status lp_encoder_embed_ids(lp_encoder_session *s, const lp_encoder_input *inputs, size_t n,
+                               float *embeddings, lp_error *err);
+
+/* Scores from one row of logits: softmax (single-label), sigmoid
+ * (multi_label_classification) or the logits themselves (regression).
+ * Returns the index of the top label. */
+int64_t lp_encoder_scores(const lp_encoder *enc, const float *logits, float *scores);
+
+#endif
