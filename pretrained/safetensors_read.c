@@ -369,6 +369,34 @@ static lp_status parse_tree(lp_safetensors *st, cJSON *root, const number_scan *
     return check_coverage(st, err);
 }
 
+static lp_status parse_json(lp_safetensors *st, const char *header, size_t n, lp_error *err) {
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(header, n, &end, 0);
+    if (!root) {
+        size_t at = end && end >= header && end <= header + n ? (size_t)(end - header) : 0;
+        return lp_fail(err, LP_ERR_FORMAT, "%s: the header is not valid JSON (near byte %zu of %zu)",
+                       st->label, at, n);
+    }
+    size_t at = (size_t)(end - header);
+    while (at < n && is_json_space(header[at])) at++;
+    if (at != n) {
+        cJSON_Delete(root);
+        return lp_fail(err, LP_ERR_FORMAT,
+                       "%s: the header has bytes after its JSON object (at byte %zu of %zu)",
+                       st->label, at, n);
+    }
+    number_scan scan = {header, n, 0};
+    lp_status s;
+    if (!cJSON_IsObject(root))
+        s = lp_fail(err, LP_ERR_FORMAT, "%s: the header is not a JSON object", st->label);
+    else if (!tag_numbers(root->child, &scan))
+        s = lp_fail(err, LP_ERR_INTERNAL, "%s: JSON numbers and header text disagree", st->label);
+    else
+        s = parse_tree(st, root, &scan, err);
+    cJSON_Delete(root);
+    return s;
+}
+
 static lp_status parse_header(lp_safetensors *st, const uint8_t *bytes, size_t size,
                               lp_error *err) {
     if (size < 8)
@@ -394,31 +422,14 @@ static lp_status parse_header(lp_safetensors *st, const uint8_t *bytes, size_t s
 
     lp_status s = check_header_bytes(st->label, header, (size_t)n, err);
     if (s != LP_OK) return s;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(header, (size_t)n, &end, 0);
-    if (!root) {
-        size_t at = end && end >= header && end <= header + n ? (size_t)(end - header) : 0;
-        return lp_fail(err, LP_ERR_FORMAT, "%s: the header is not valid JSON (near byte %zu of %llu)",
-                       st->label, at, (unsigned long long)n);
-    }
-    size_t at = (size_t)(end - header);
-    while (at < n && is_json_space(header[at])) at++;
-    if (at != n) {
-        cJSON_Delete(root);
-        return lp_fail(err, LP_ERR_FORMAT,
-                       "%s: the header has bytes after its JSON object (at byte %zu of %llu)",
-                       st->label, at, (unsigned long long)n);
-    }
-    number_scan scan = {header, (size_t)n, 0};
-    if (!cJSON_IsObject(root)) {
-        s = lp_fail(err, LP_ERR_FORMAT, "%s: the header is not a JSON object", st->label);
-    } else if (!tag_numbers(root->child, &scan)) {
-        s = lp_fail(err, LP_ERR_INTERNAL, "%s: JSON numbers and header text disagree", st->label);
-    } else {
-        scan.pos = 0;
-        s = parse_tree(st, root, &scan, err);
-    }
-    cJSON_Delete(root);
+    /* cJSON reads a NUL-terminated copy: the mapped header is not terminated,
+     * and may end exactly at the end of the mapping. */
+    char *text = malloc((size_t)n + 1);
+    if (!text) return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory for the header", st->label);
+    memcpy(text, header, (size_t)n);
+    text[n] = '\0';
+    s = parse_json(st, text, (size_t)n, err);
+    free(text);
     return s;
 }
 
