@@ -50,8 +50,14 @@ typedef struct lp_safetensors lp_safetensors;
  *   gap) and the last ends at the end of the file;
  * - names are unique (stricter: the reference keeps the last duplicate);
  * - "__metadata__", when present and not null, is an object of strings with
- *   unique keys (stricter on duplicates).
- * All arithmetic is checked; no input makes the reader crash (it is fuzzed). */
+ *   unique keys (stricter on duplicates);
+ * - rank <= LP_ST_MAX_DIMS (stricter: the reference has no limit).
+ * More lenient: JSON that cJSON accepts and serde_json refuses ("1.", leading
+ * zeros, a UTF-8 BOM is not among them: it is refused) passes only inside
+ * keys lepton ignores; everything lepton reads is checked exactly.
+ * All arithmetic is checked; no input makes the reader crash (it is fuzzed).
+ * A file truncated by someone else *while mapped* can still raise SIGBUS on
+ * access, as with any mmap reader. */
 
 /* Maps and validates a file. The path appears in every error message. */
 lp_status lp_safetensors_open(const char *path, lp_safetensors **out, lp_error *err);
