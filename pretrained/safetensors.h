@@ -52,9 +52,9 @@ typedef struct lp_safetensors lp_safetensors;
  * - "__metadata__", when present and not null, is an object of strings with
  *   unique keys (stricter on duplicates);
  * - rank <= LP_ST_MAX_DIMS (stricter: the reference has no limit).
- * More lenient: JSON that cJSON accepts and serde_json refuses ("1.", leading
- * zeros, a UTF-8 BOM is not among them: it is refused) passes only inside
- * keys lepton ignores; everything lepton reads is checked exactly.
+ * More lenient: number spellings cJSON accepts and serde_json refuses ("1.",
+ * leading zeros) pass inside keys lepton ignores; every value lepton reads is
+ * checked exactly.
  * All arithmetic is checked; no input makes the reader crash (it is fuzzed).
  * A file truncated by someone else *while mapped* can still raise SIGBUS on
  * access, as with any mmap reader. */
