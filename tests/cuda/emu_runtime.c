@@ -1,0 +1,68 @@
+/* The emulated build's runtime (cuda_runtime_glue.h): "device" memory is host
+ * memory, there is one stream (the calling thread), GEMMs run the very same
+ * call description on the CPU (lp_cuda_gemm_run_cpu) and convolutions go to
+ * the CPU oracle. With this, the CUDA backend table (backend_cuda.c) and every
+ * hand-written kernel run unchanged on a machine without a GPU. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cuda/cuda_runtime_glue.h"
+
+void *lp_cuda_rt_stream(void) { return NULL; }
+
+lp_status lp_cuda_rt_check(int code, const char *op, lp_error *err) {
+    return code == 0 ? LP_OK
+                     : lp_fail(err, LP_ERR_INTERNAL, "%s (cuda, emulated): launch error %d", op, code);
+}
+
+lp_status lp_cuda_rt_flag(int **dev_flag, lp_error *err) {
+    (void)err;
+    static _Thread_local int flag;
+    *dev_flag = &flag;
+    return LP_OK;
+}
+
+lp_status lp_cuda_rt_copy(void *dst, const void *src, size_t bytes, lp_cuda_copy_kind kind,
+                          lp_error *err) {
+    (void)kind;
+    (void)err;
+    memmove(dst, src, bytes);
+    return LP_OK;
+}
+
+lp_status lp_cuda_rt_alloc(size_t bytes, void **out, lp_error *err) {
+    *out = malloc(bytes ? bytes : 1);
+    return *out ? LP_OK : lp_fail(err, LP_ERR_NOMEM, "emulated cudaMalloc of %zu bytes failed", bytes);
+}
+
+void lp_cuda_rt_free(void *p) { free(p); }
+
+lp_status lp_cuda_rt_synchronize(lp_error *err) {
+    (void)err;
+    return LP_OK;
+}
+
+lp_status lp_cuda_gemm_run(const lp_cuda_gemm_desc *desc, lp_error *err) {
+    (void)err;
+    lp_cuda_gemm_run_cpu(desc);
+    return LP_OK;
+}
+
+static lp_tensor on_host(const lp_tensor *t) {
+    lp_tensor h = *t;
+    h.device.kind = LP_DEVICE_CPU;
+    h.device.index = 0;
+    return h;
+}
+
+lp_status lp_cuda_conv2d_run(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *weight,
+                             const lp_tensor *bias, const lp_tensor *residual,
+                             const lp_conv2d_params *params, lp_activation act, lp_tensor *out,
+                             lp_error *err) {
+    lp_tensor hx = on_host(x), hw = on_host(weight), ho = on_host(out), hb, hr;
+    if (bias) hb = on_host(bias);
+    if (residual) hr = on_host(residual);
+    return lp_cpu_ref_conv2d(ctx, &hx, &hw, bias ? &hb : NULL, residual ? &hr : NULL, params, act,
+                             &ho, err);
+}
