@@ -59,6 +59,11 @@ lp_status lp_image_info(const void *bytes, size_t size, lp_image_format *format,
         return lp_fail(err, LP_ERR_FORMAT, "not an image: the first bytes match no " SUPPORTED " signature");
     }
     const char *why = NULL;
+    /* stb reads the tables while looking for the size, so check them first. */
+    if (f == LP_IMAGE_JPEG && !lp_image_jpeg_tables_ok(bytes, size, &why))
+        return lp_fail(err, LP_ERR_FORMAT, "JPEG is corrupt: %s", why);
+    if (f == LP_IMAGE_PNM && !lp_image_pnm_header_ok(bytes, size))
+        return lp_fail(err, LP_ERR_FORMAT, "PNM header has a number over 9 digits: the file is corrupt");
     if (!lp_image_stb_info(bytes, size, width, height, &why))
         return lp_fail(err, LP_ERR_FORMAT, "%s header is unreadable (%s): the file is corrupt or truncated",
                        lp_image_format_name(f), why);
@@ -90,8 +95,6 @@ lp_status lp_image_decode(const void *bytes, size_t size, const lp_image_decode_
     if (st != LP_OK) return st;
     if ((uint64_t)w * (uint64_t)h > limit) return bomb(err, f, (uint64_t)w, (uint64_t)h, limit);
     const char *why = NULL;
-    if (f == LP_IMAGE_JPEG && !lp_image_jpeg_tables_ok(bytes, size, &why))
-        return lp_fail(err, LP_ERR_FORMAT, "JPEG %dx%d is corrupt: %s", w, h, why);
     int dw, dh;
     uint8_t *px = lp_image_stb_decode_rgb(bytes, size, &dw, &dh, &why);
     if (!px)

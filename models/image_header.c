@@ -1,6 +1,7 @@
 /* Width and height straight from a header, without stb: stb's own info call
  * refuses very large images with "unknown image type", which would hide the
- * real reason (a decompression bomb) behind a vague one. PNM is left to stb. */
+ * real reason (a decompression bomb) behind a vague one. PNM headers are read here too. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -39,6 +40,41 @@ static int jpeg_size(const uint8_t *p, size_t n, uint64_t *w, uint64_t *h) {
     return 0;
 }
 
+/* One header number of a binary PNM, after whitespace and #-comments. stb
+ * accumulates the digits in an int without a bound (signed overflow), so a
+ * number longer than 9 digits is refused here first. */
+static int pnm_number(const uint8_t *p, size_t n, size_t *pos, uint64_t *out) {
+    size_t i = *pos;
+    for (;;) {
+        while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r' || p[i] == '\v' || p[i] == '\f'))
+            i++;
+        if (i < n && p[i] == '#') {
+            while (i < n && p[i] != '\n' && p[i] != '\r') i++;
+            continue;
+        }
+        break;
+    }
+    uint64_t v = 0;
+    int digits = 0;
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        if (++digits > 9) return -1;
+        v = v * 10 + (uint64_t)(p[i++] - '0');
+    }
+    if (!digits) return 0;
+    *pos = i;
+    *out = v;
+    return 1;
+}
+
+int lp_image_pnm_header_ok(const void *bytes, size_t n) {
+    const uint8_t *p = bytes;
+    size_t pos = 2;
+    uint64_t v;
+    for (int k = 0; k < 3; k++)
+        if (pnm_number(p, n, &pos, &v) < 0) return 0;
+    return 1;
+}
+
 int lp_image_header_size(const void *bytes, size_t n, lp_image_format f, uint64_t *w, uint64_t *h) {
     const uint8_t *p = bytes;
     *w = *h = 0;
@@ -67,6 +103,10 @@ int lp_image_header_size(const void *bytes, size_t n, lp_image_format f, uint64_
         return 1;
     }
     case LP_IMAGE_JPEG: return jpeg_size(p, n, w, h);
+    case LP_IMAGE_PNM: {
+        size_t pos = 2;
+        return n > 2 && pnm_number(p, n, &pos, w) == 1 && pnm_number(p, n, &pos, h) == 1;
+    }
     default: return 0;
     }
 }
@@ -75,9 +115,30 @@ int lp_image_header_size(const void *bytes, size_t n, lp_image_format f, uint64_
  * progressive JPEG: stb_image 2.27 (Debian's) trusts the 16 code counts and
  * writes past its tables when they add up to more than 256 (fixed upstream
  * later), so such files are refused here before stb sees them. */
+/* A scan may name a Huffman table no DHT defined: stb 2.27 then decodes with
+ * its uninitialized table memory and indexes outside it (2.28 added a bounds
+ * check). So every table a scan uses must have been defined before it. */
+static int scan_tables_defined(const uint8_t *p, size_t n, size_t pos, size_t len, const bool defined[2][4],
+                               const char **why) {
+    if (len < 3 || pos + 2 + len > n) return 1; /* truncated: stb reports it */
+    const uint8_t *q = p + pos + 4;
+    unsigned ns = q[0];
+    if (len < 6 + 2 * (size_t)ns) return 1; /* malformed: stb reports it */
+    unsigned ss = q[1 + 2 * ns], se = q[2 + 2 * ns], ah = q[3 + 2 * ns] >> 4;
+    for (unsigned i = 0; i < ns; i++) {
+        unsigned td = q[2 + 2 * i] >> 4, ta = q[2 + 2 * i] & 15;
+        if ((ss == 0 && ah == 0 && (td > 3 || !defined[0][td])) || (se > 0 && (ta > 3 || !defined[1][ta]))) {
+            *why = "a scan uses a Huffman table that was never defined";
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int lp_image_jpeg_tables_ok(const void *bytes, size_t n, const char **why) {
     const uint8_t *p = bytes;
     size_t pos = 2;
+    bool defined[2][4] = {{false}};
     while (pos + 4 <= n) {
         if (p[pos] != 0xFF) { /* entropy-coded data: skip to the next marker */
             pos++;
@@ -90,8 +151,9 @@ int lp_image_jpeg_tables_ok(const void *bytes, size_t n, const char **why) {
         }
         if (m == 0xD9) return 1; /* EOI */
         size_t len = be16(p + pos + 2);
-        if (len < 2 || len > n - pos - 2) return 1; /* truncated: stb reports it */
+        if (len < 2) return 1; /* stb reports it */
         if (m == 0xC4) {
+            /* stb reads a cut-off segment on as zeros: so does this check. */
             size_t q = pos + 4, end = pos + 2 + len;
             while (q < end) {
                 if (end - q < 17) {
@@ -99,7 +161,7 @@ int lp_image_jpeg_tables_ok(const void *bytes, size_t n, const char **why) {
                     return 0;
                 }
                 unsigned total = 0;
-                for (int i = 1; i <= 16; i++) total += p[q + i];
+                for (size_t i = 1; i <= 16; i++) total += q + i < n ? p[q + i] : 0;
                 if (total > 256) {
                     *why = "Huffman table declares more than 256 codes";
                     return 0;
@@ -108,9 +170,13 @@ int lp_image_jpeg_tables_ok(const void *bytes, size_t n, const char **why) {
                     *why = "Huffman table is longer than its segment";
                     return 0;
                 }
+                unsigned tc = p[q] >> 4, th = p[q] & 15;
+                if (tc <= 1 && th <= 3) defined[tc][th] = true;
                 q += 17 + total;
             }
         }
+        if (m == 0xDA && !scan_tables_defined(p, n, pos, len, (const bool(*)[4])defined, why)) return 0;
+        if (len > n - pos - 2) return 1; /* truncated: stb reports it */
         pos += 2 + len;
     }
     return 1;

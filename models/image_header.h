@@ -1,5 +1,5 @@
 /* Header-only image size for the formats whose header is at a fixed place
- * (PNG, GIF, BMP) or found by a marker walk (JPEG). Internal to the image
+ * (PNG, GIF, BMP), found by a marker walk (JPEG) or read as text (PNM). Internal to the image
  * pipeline. */
 #ifndef LP_IMAGE_HEADER_H
 #define LP_IMAGE_HEADER_H
@@ -16,5 +16,8 @@ int lp_image_header_size(const void *bytes, size_t size, lp_image_format format,
 /* 0 (and why) when a JPEG's Huffman tables are malformed in a way stb_image
  * does not check; 1 otherwise. */
 int lp_image_jpeg_tables_ok(const void *bytes, size_t size, const char **why);
+
+/* 0 when a binary PNM header has a number stb would overflow on. */
+int lp_image_pnm_header_ok(const void *bytes, size_t size);
 
 #endif

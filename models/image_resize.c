@@ -208,8 +208,14 @@ lp_status lp_image_resize(const lp_image *in, int out_w, int out_h, lp_image_res
     memset(out, 0, sizeof *out);
     if (!in || !in->rgb || in->width <= 0 || in->height <= 0)
         return lp_fail(err, LP_ERR_INVALID_ARG, "resize: empty input image");
-    if (out_w <= 0 || out_h <= 0 || out_w > (1 << 16) || out_h > (1 << 16))
-        return lp_fail(err, LP_ERR_INVALID_ARG, "resize: target size %dx%d is not in 1..65536", out_w, out_h);
+    /* Extreme aspect ratios resize to long thin images before the crop, as in
+     * torchvision: allowed while the result stays within the decode limit. */
+    if (out_w <= 0 || out_h <= 0 || out_w > (1 << 20) || out_h > (1 << 20) ||
+        (uint64_t)out_w * (uint64_t)out_h > LP_IMAGE_DEFAULT_MAX_PIXELS)
+        return lp_fail(err, LP_ERR_INVALID_ARG,
+                       "resize: target size %dx%d is too large (at most 2^20 a side and %llu pixels); "
+                       "the image's aspect ratio is too extreme",
+                       out_w, out_h, (unsigned long long)LP_IMAGE_DEFAULT_MAX_PIXELS);
     const filter *f = filter_for(r);
     if (!f && r != LP_RESAMPLE_NEAREST)
         return lp_fail(err, LP_ERR_INVALID_ARG, "resize: unknown resample filter %d", (int)r);

@@ -30,17 +30,29 @@
 /* stb's warnings surface at the end of the file (unused functions) and where
  * its code is inlined into the wrappers below, so they stay off for the whole
  * (small) file rather than around the include only. */
+#pragma GCC diagnostic ignored "-Wpragmas"                 /* gcc: unknown names below */
+#pragma GCC diagnostic ignored "-Wunknown-warning-option"  /* clang: the same */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wpragmas"
-#pragma GCC diagnostic ignored "-Wunknown-warning-option"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #pragma GCC diagnostic ignored "-Wmisleading-indentation"
 #pragma GCC diagnostic ignored "-Wshadow"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+/* UBSan in stb's own code: a few of its idioms are undefined but harmless
+ * (a zero offset added to, or a 0-byte memcpy into, the NULL buffer of an
+ * empty PNG chunk; shifts of
+ * negative DCT values), and the fuzz build aborts on any report, so those
+ * checks are off inside stb only. Bounds checks and ASan stay on, and real
+ * stb memory bugs are guarded in front of it (image_header.c). */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((no_sanitize("pointer-overflow", "shift", "nonnull-attribute"))), apply_to = function)
+#endif
 #include <stb/stb_image.h>
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 
 int lp_image_stb_info(const uint8_t *bytes, size_t size, int *width, int *height,
                       const char **why) {
