@@ -269,10 +269,10 @@ def full(outdir):
                if not f.endswith(".dcm")]
     if os.path.isdir(SKIMAGE):
         for f in sorted(os.listdir(SKIMAGE)):
-            if f.endswith((".png", ".jpg", ".gif")):
+            if f.endswith((".png", ".jpg", ".gif")) and f != "truncated.jpg":
                 p = os.path.join(SKIMAGE, f)
                 w, h = Image.open(p).size
-                if min(w, h) >= 64 and f != "truncated.jpg":
+                if min(w, h) >= 64:
                     sources.append(p)
     cases, tensors = [], {}
     for p in sources:
