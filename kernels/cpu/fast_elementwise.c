@@ -1,11 +1,9 @@
 /* Fast paths of lp_unary and lp_add: the thread pool over flat ranges, each
  * range worked in L1-sized pieces (add, then the activation on the piece just
- * written) with loops that -O3 vectorizes; activations from fast_math.h. */
+ * written) with loops that -O3 vectorizes; activations from
+ * kernels/cpu/fast_activation.c. */
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/fast_activation.h"
-#include "kernels/cpu/fast_math.h"
-
-#include <string.h>
 
 /* Below this many elements a range stays on one thread: waking workers costs
  * a few microseconds, as much as ~16K elements of GELU. */
@@ -13,44 +11,6 @@
 /* Add then activate this many elements at a time, so the activation reads
  * what the add just wrote from L1. */
 #define ELEM_PIECE 2048
-
-/* Two copies of each loop: with restrict pointers (x and y apart) and in place
- * (one pointer), so neither needs the runtime overlap test that would send
- * exact aliasing (x == y) down a scalar path. */
-#define ACT_LOOPS(name, expr)                                                                 \
-    static void name##_apart(const float *restrict x, float *restrict y, int64_t n) {       \
-        for (int64_t i = 0; i < n; i++) {                                                    \
-            float v = x[i];                                                                  \
-            y[i] = (expr);                                                                   \
-        }                                                                                    \
-    }                                                                                        \
-    static void name##_inplace(float *y, int64_t n) {                                        \
-        for (int64_t i = 0; i < n; i++) {                                                    \
-            float v = y[i];                                                                  \
-            y[i] = (expr);                                                                   \
-        }                                                                                    \
-    }
-
-ACT_LOOPS(act_relu, v < 0.0f ? 0.0f : v)
-ACT_LOOPS(act_gelu_erf, lp_fast_gelu_erf(v))
-ACT_LOOPS(act_gelu_tanh, lp_fast_gelu_tanh(v))
-ACT_LOOPS(act_tanh, lp_fast_tanhf(v))
-
-#define ACT_DISPATCH(name) \
-    (x == y ? name##_inplace(y, n) : name##_apart(x, y, n))
-
-void lp_cpu_fast_activation(lp_activation act, const float *x, float *y, int64_t n) {
-    switch (act) {
-    case LP_ACT_NONE:
-        if (x != y) memmove(y, x, (size_t)n * sizeof *y);
-        return;
-    case LP_ACT_RELU: ACT_DISPATCH(act_relu); return;
-    case LP_ACT_GELU_ERF: ACT_DISPATCH(act_gelu_erf); return;
-    case LP_ACT_GELU_TANH: ACT_DISPATCH(act_gelu_tanh); return;
-    case LP_ACT_TANH: ACT_DISPATCH(act_tanh); return;
-    case LP_ACT_COUNT: return;
-    }
-}
 
 typedef struct unary_job {
     lp_activation act;

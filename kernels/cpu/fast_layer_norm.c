@@ -1,7 +1,8 @@
 /* Fast path of lp_layer_norm: rows over the thread pool; per row two reading
- * passes (mean, then the sum of squared deviations: no E[x^2] - mean^2
- * cancellation) and one writing pass, each on 8-float vectors with four
- * independent accumulators. A BERT row (768 floats) stays in L1 throughout. */
+ * passes (the mean, then deviations from it: the corrected two-pass variance,
+ * no E[x^2] - mean^2 cancellation) and one writing pass, each on 8-float
+ * vectors with independent accumulators. A BERT row (768 floats) stays in L1
+ * throughout. */
 #include <math.h>
 
 #include "kernels/cpu/cpu_ops.h"
@@ -33,47 +34,55 @@ static float row_sum(const float *x, int64_t d) {
     return s;
 }
 
-static float row_sq_dev(const float *x, int64_t d, float mean) {
+/* Sums of (x - mean) and (x - mean)^2 around the first-pass mean. The first
+ * sum is what float rounding left in the mean; adding it back (the corrected
+ * two-pass algorithm) keeps rows with a large offset (x = 1000 + noise) exact
+ * to float precision instead of to ~1e-4. */
+static void row_dev_sums(const float *x, int64_t d, float mean, float *dev, float *sq) {
     lp_v8f m = lp_v8_set1(mean);
-    lp_v8f a0 = lp_v8_set1(0), a1 = a0, a2 = a0, a3 = a0;
+    lp_v8f s0 = lp_v8_set1(0), s1 = s0, q0 = s0, q1 = s0;
     int64_t j = 0;
-    for (; j + 32 <= d; j += 32) {
+    for (; j + 16 <= d; j += 16) {
         lp_v8f t0 = lp_v8_load(x + j) - m, t1 = lp_v8_load(x + j + 8) - m;
-        lp_v8f t2 = lp_v8_load(x + j + 16) - m, t3 = lp_v8_load(x + j + 24) - m;
-        a0 += t0 * t0;
-        a1 += t1 * t1;
-        a2 += t2 * t2;
-        a3 += t3 * t3;
+        s0 += t0;
+        s1 += t1;
+        q0 = lp_v8_fma(t0, t0, q0);
+        q1 = lp_v8_fma(t1, t1, q1);
     }
-    for (; j + 8 <= d; j += 8) {
-        lp_v8f t = lp_v8_load(x + j) - m;
-        a0 += t * t;
+    float s = lp_v8_hsum(s0 + s1), q = lp_v8_hsum(q0 + q1);
+    for (; j < d; j++) {
+        float t = x[j] - mean;
+        s += t;
+        q += t * t;
     }
-    float s = lp_v8_hsum((a0 + a1) + (a2 + a3));
-    for (; j < d; j++) s += (x[j] - mean) * (x[j] - mean);
-    return s;
+    *dev = s;
+    *sq = q;
 }
 
-/* y = (x - mean) * rstd * gamma + beta; y may be x (each lane is read before
- * it is written). */
-static void row_normalize(const ln_job *job, const float *x, float *y, float mean, float rstd) {
+/* y = ((x - mean) * rstd + shift) * gamma + beta, shift = -(mean error) * rstd;
+ * x - mean is exact for x near the mean, so no rounding of the mean reaches y.
+ * y may be x (each lane is read before it is written). */
+static void row_normalize(const ln_job *job, const float *x, float *y, float mean, float rstd,
+                          float shift) {
     int64_t d = job->d, j = 0;
     const float *g = job->gamma, *b = job->beta;
-    lp_v8f vm = lp_v8_set1(mean), vr = lp_v8_set1(rstd);
+    lp_v8f vm = lp_v8_set1(mean), vr = lp_v8_set1(rstd), vs = lp_v8_set1(shift);
     if (g && b) {
-        for (; j + 8 <= d; j += 8)
-            lp_v8_store(y + j, (lp_v8_load(x + j) - vm) * vr * lp_v8_load(g + j) + lp_v8_load(b + j));
-        for (; j < d; j++) y[j] = (x[j] - mean) * rstd * g[j] + b[j];
+        for (; j + 8 <= d; j += 8) {
+            lp_v8f v = lp_v8_fma(lp_v8_load(x + j) - vm, vr, vs);
+            lp_v8_store(y + j, lp_v8_fma(v, lp_v8_load(g + j), lp_v8_load(b + j)));
+        }
+        for (; j < d; j++) y[j] = fmaf(fmaf(x[j] - mean, rstd, shift), g[j], b[j]);
         return;
     }
     for (; j + 8 <= d; j += 8) {
-        lp_v8f v = (lp_v8_load(x + j) - vm) * vr;
+        lp_v8f v = lp_v8_fma(lp_v8_load(x + j) - vm, vr, vs);
         if (g) v *= lp_v8_load(g + j);
         if (b) v += lp_v8_load(b + j);
         lp_v8_store(y + j, v);
     }
     for (; j < d; j++) {
-        float v = (x[j] - mean) * rstd;
+        float v = fmaf(x[j] - mean, rstd, shift);
         if (g) v *= g[j];
         if (b) v += b[j];
         y[j] = v;
@@ -86,10 +95,12 @@ static void ln_rows(void *arg, int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; r++) {
         const float *x = job->x + r * d;
         float *y = job->y + r * d;
-        float mean = row_sum(x, d) / (float)d;
-        float var = row_sq_dev(x, d, mean) / (float)d;
-        float rstd = (float)(1.0 / sqrt((double)var + (double)job->eps));
-        row_normalize(job, x, y, mean, rstd);
+        float mean = row_sum(x, d) / (float)d, dev, sq;
+        row_dev_sums(x, d, mean, &dev, &sq);
+        double dmean = (double)dev / (double)d;
+        double var = (double)sq / (double)d - dmean * dmean;
+        double rstd = 1.0 / sqrt((var > 0 ? var : 0) + (double)job->eps);
+        row_normalize(job, x, y, mean, (float)rstd, (float)(-dmean * rstd));
     }
 }
 

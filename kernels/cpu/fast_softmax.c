@@ -1,19 +1,17 @@
 /* Fast path of lp_softmax: rows over the thread pool; per row
  *   1. z = x * scale + mask written to out, with a NaN-sticky vector max;
- *   2. exp(z - max) (fast_math.h, vectorized by the compiler) in 512-float
- *      pieces, each summed on vectors right after it is computed;
+ *   2. exp(z - max) and its sum in one pass of 8-float vectors (lp_v8_exp,
+ *      fast_math.h's exp);
  *   3. out = e / sum, or z - max - log(sum) for log softmax.
  * A vocabulary row of 65001 floats (254 KiB) stays in L2 across the passes.
  * All -inf rows give zeros / -inf and NaN rows NaN, as the oracle. */
 #include <math.h>
 
 #include "kernels/cpu/cpu_ops.h"
-#include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/fast_vec.h"
 #include "kernels/cpu/softmax_mask.h"
 
 #define SM_GRAIN_ELEMS 8192
-#define SM_PIECE 512
 
 typedef struct sm_job {
     const float *x;
@@ -51,24 +49,38 @@ static float scale_mask_max(const float *x, const float *m, float scale, float *
     return max;
 }
 
-static void exp_shift(const float *restrict z, float *restrict e, float shift, int64_t n) {
-    for (int64_t j = 0; j < n; j++) e[j] = lp_fast_expf(z[j] - shift);
-}
-
-static void exp_shift_inplace(float *z, float shift, int64_t n) {
-    for (int64_t j = 0; j < n; j++) z[j] = lp_fast_expf(z[j] - shift);
-}
-
-static float sum_floats(const float *e, int64_t n) {
-    lp_v8f a0 = lp_v8_set1(0), a1 = a0;
+/* sum of exp(y - shift); the exponentials replace y when `store`. */
+static float exp_sum(float *y, float shift, int64_t n, bool store) {
+    lp_v8f vs = lp_v8_set1(shift);
+    double sum = 0; /* pieces of 512 summed in float lanes, the pieces in double */
     int64_t j = 0;
-    for (; j + 16 <= n; j += 16) {
-        a0 += lp_v8_load(e + j);
-        a1 += lp_v8_load(e + j + 8);
+    while (j + 16 <= n) {
+        lp_v8f a0 = lp_v8_set1(0), a1 = a0;
+        int64_t piece_end = j + 512 < n ? j + 512 : n;
+        for (; j + 16 <= piece_end; j += 16) {
+            lp_v8f e0 = lp_v8_exp(lp_v8_load(y + j) - vs);
+            lp_v8f e1 = lp_v8_exp(lp_v8_load(y + j + 8) - vs);
+            if (store) {
+                lp_v8_store(y + j, e0);
+                lp_v8_store(y + j + 8, e1);
+            }
+            a0 += e0;
+            a1 += e1;
+        }
+        sum += lp_v8_hsum(a0 + a1);
     }
-    float s = lp_v8_hsum(a0 + a1);
-    for (; j < n; j++) s += e[j];
-    return s;
+    if (j < n) { /* the last < 16 columns, through a padded vector pair */
+        float tail[16];
+        for (int64_t t = 0; t < 16; t++) tail[t] = j + t < n ? y[j + t] : -INFINITY;
+        lp_v8f e0 = lp_v8_exp(lp_v8_load(tail) - vs), e1 = lp_v8_exp(lp_v8_load(tail + 8) - vs);
+        lp_v8_store(tail, e0);
+        lp_v8_store(tail + 8, e1);
+        for (int64_t t = 0; j + t < n; t++) {
+            if (store) y[j + t] = tail[t];
+            sum += tail[t];
+        }
+    }
+    return (float)sum;
 }
 
 static void fill(float *y, float v, int64_t n) {
@@ -82,18 +94,7 @@ static void softmax_row(const sm_job *job, const float *x, const float *m, float
         fill(y, max != max ? NAN : job->log ? -INFINITY : 0.0f, n);
         return;
     }
-    float piece[SM_PIECE];
-    float sum = 0;
-    for (int64_t p = 0; p < n; p += SM_PIECE) {
-        int64_t len = n - p < SM_PIECE ? n - p : SM_PIECE;
-        if (job->log) {
-            exp_shift(y + p, piece, max, len);
-            sum += sum_floats(piece, len);
-        } else {
-            exp_shift_inplace(y + p, max, len);
-            sum += sum_floats(y + p, len);
-        }
-    }
+    float sum = exp_sum(y, max, n, !job->log);
     if (job->log) {
         float log_sum = (float)log((double)sum);
         for (int64_t j = 0; j < n; j++) y[j] = (y[j] - max) - log_sum;
@@ -105,8 +106,14 @@ static void softmax_row(const sm_job *job, const float *x, const float *m, float
 
 static void softmax_rows(void *arg, int64_t begin, int64_t end) {
     const sm_job *job = arg;
+    lp_mask_cursor cur;
+    if (job->mask) cur = lp_mask_cursor_at(&job->mrows, begin);
     for (int64_t r = begin; r < end; r++) {
-        const float *m = job->mask ? job->mask + lp_mask_row_offset(&job->mrows, r) : NULL;
+        const float *m = NULL;
+        if (job->mask) {
+            m = job->mask + cur.offset;
+            lp_mask_cursor_next(&job->mrows, &cur);
+        }
         softmax_row(job, job->x + r * job->n, m, job->y + r * job->n);
     }
 }

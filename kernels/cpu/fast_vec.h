@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__FMA__) && defined(__AVX__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -58,6 +58,31 @@ static inline lp_v8f lp_v8_max_nan(lp_v8f acc, lp_v8f v) {
 
 static inline float lp_v8_hsum(lp_v8f v) {
     return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+/* e^x on 8 lanes: lp_fast_expf (kernels/cpu/fast_math.h) step for step, for
+ * loops that also reduce (a softmax's exp and sum in one pass) and so cannot
+ * be left to the auto-vectorizer. Same accuracy; tests check both agree. */
+static inline lp_v8f lp_v8_exp(lp_v8f x) {
+    const lp_v8f hi = lp_v8_set1(88.8f), lo = lp_v8_set1(-110.0f);
+    const lp_v8f magic = lp_v8_set1(12582912.0f); /* 1.5 * 2^23 */
+    lp_v8f xc = lp_v8_select(x > hi, hi, x);
+    xc = lp_v8_select(xc < lo, lo, xc); /* NaN passes both */
+    lp_v8f t = lp_v8_fma(xc, lp_v8_set1(1.44269504088896341f), magic);
+    lp_v8i n = (lp_v8i)t - (lp_v8i)magic;
+    lp_v8f nf = t - magic;
+    lp_v8f r = lp_v8_fma(nf, lp_v8_set1(-0.693359375f), xc);
+    r = lp_v8_fma(nf, lp_v8_set1(2.12194440e-4f), r);
+    lp_v8f p = lp_v8_set1(1.9875691500e-4f);
+    p = lp_v8_fma(p, r, lp_v8_set1(1.3981999507e-3f));
+    p = lp_v8_fma(p, r, lp_v8_set1(8.3334519073e-3f));
+    p = lp_v8_fma(p, r, lp_v8_set1(4.1665795894e-2f));
+    p = lp_v8_fma(p, r, lp_v8_set1(1.6666665459e-1f));
+    p = lp_v8_fma(p, r, lp_v8_set1(5.0000001201e-1f));
+    p = lp_v8_fma(p * r, r, r) + lp_v8_set1(1.0f);
+    lp_v8i n1 = n >> 1;
+    lp_v8i n2 = n - n1;
+    return p * (lp_v8f)((n1 + 127) << 23) * (lp_v8f)((n2 + 127) << 23);
 }
 
 /* NaN if any lane is NaN, else the largest lane. */

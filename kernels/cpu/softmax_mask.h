@@ -42,4 +42,31 @@ static inline int64_t lp_mask_row_offset(const lp_mask_rows *m, int64_t row) {
     return off;
 }
 
+/* Walking rows in order: the mask offset of the current row, kept up to date
+ * by an odometer over x's leading indices (no divisions per row). */
+typedef struct lp_mask_cursor {
+    int64_t idx[LP_MAX_DIMS];
+    int64_t offset;
+} lp_mask_cursor;
+
+static inline lp_mask_cursor lp_mask_cursor_at(const lp_mask_rows *m, int64_t row) {
+    lp_mask_cursor c;
+    c.offset = 0;
+    for (int d = m->nlead - 1; d >= 0; d--) {
+        c.idx[d] = row % m->dim[d];
+        c.offset += c.idx[d] * m->mask_step[d];
+        row /= m->dim[d];
+    }
+    return c;
+}
+
+static inline void lp_mask_cursor_next(const lp_mask_rows *m, lp_mask_cursor *c) {
+    for (int d = m->nlead - 1; d >= 0; d--) {
+        c->offset += m->mask_step[d];
+        if (++c->idx[d] < m->dim[d]) return;
+        c->offset -= c->idx[d] * m->mask_step[d];
+        c->idx[d] = 0;
+    }
+}
+
 #endif
