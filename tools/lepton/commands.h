@@ -10,5 +10,8 @@ typedef struct lp_command {
 } lp_command;
 
 int lp_cmd_info(int argc, char **argv);
+int lp_cmd_classify_image(int argc, char **argv);
+int lp_cmd_tokenize(int argc, char **argv);
+int lp_cmd_detokenize(int argc, char **argv);
 
 #endif

@@ -6,6 +6,9 @@
 
 static const lp_command COMMANDS[] = {
     {"info", "show the tensors, dtypes, shapes and architecture of a checkpoint", lp_cmd_info},
+    {"classify-image", "classify images with a ResNet (JSON per image: labels, indices, scores)", lp_cmd_classify_image},
+    {"tokenize", "tokenize stdin lines with a tokenizer.json / vocab.txt / SentencePiece model", lp_cmd_tokenize},
+    {"detokenize", "turn JSON arrays of token ids (one per line) back into text", lp_cmd_detokenize},
 };
 
 static void usage(FILE *out) {
