@@ -65,6 +65,17 @@ struct lp_backend {
     lp_status (*argmax)(lp_ctx *ctx, const lp_tensor *x, lp_tensor *out, lp_error *err);
     lp_status (*topk)(lp_ctx *ctx, const lp_tensor *x, int64_t k, lp_tensor *values,
                       lp_tensor *indices, lp_error *err);
+
+    /* Device memory, added for the CUDA backend: backends whose tensors do not
+     * live in host memory fill these; the CPU backends leave them NULL (host
+     * memory is theirs). copy: host -> device when to_device, else device ->
+     * host; it returns once the bytes are usable (device -> host waits for the
+     * work queued before it). synchronize waits for every op queued by the
+     * calling thread. */
+    lp_status (*device_alloc)(size_t bytes, void **out, lp_error *err);
+    void (*device_free)(void *ptr);
+    lp_status (*copy)(void *dst, const void *src, size_t bytes, bool to_device, lp_error *err);
+    lp_status (*synchronize)(lp_error *err);
 };
 
 /* The CPU backends, always built. */

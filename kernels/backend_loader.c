@@ -54,6 +54,10 @@ static void load_plugin(void) {
                     snprintf(path, sizeof path, "%s/../lib/" PLUGIN_NAME, exe);
                     h = try_open(path, why, sizeof why);
                 }
+                if (!h) {
+                    snprintf(path, sizeof path, "%s/lib/" PLUGIN_NAME, exe);
+                    h = try_open(path, why, sizeof why);
+                }
             }
         }
         if (!h) h = try_open(PLUGIN_NAME, why, sizeof why);

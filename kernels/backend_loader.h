@@ -8,7 +8,8 @@
  * such answer in the process, so a program prints the line once.
  *
  * Where the plugin is looked for, first hit wins: $LP_CUDA_PLUGIN (a path), the
- * executable's directory, its ../lib, then the dynamic loader's search path. */
+ * executable's directory, its ../lib, its lib/, then the dynamic loader's
+ * search path. */
 #ifndef LP_BACKEND_LOADER_H
 #define LP_BACKEND_LOADER_H
 

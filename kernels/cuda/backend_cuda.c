@@ -249,6 +249,10 @@ static lp_status cuda_topk(lp_ctx *ctx, const lp_tensor *x, int64_t k, lp_tensor
                             "topk", err);
 }
 
+static lp_status cuda_copy(void *dst, const void *src, size_t bytes, bool to_device, lp_error *err) {
+    return lp_cuda_rt_copy(dst, src, bytes, to_device ? LP_CUDA_H2D : LP_CUDA_D2H, err);
+}
+
 static const lp_backend CUDA_BACKEND = {
     .name = "cuda",
     .device = LP_DEVICE_CUDA,
@@ -267,6 +271,10 @@ static const lp_backend CUDA_BACKEND = {
     .cast = cuda_cast,
     .argmax = cuda_argmax,
     .topk = cuda_topk,
+    .device_alloc = lp_cuda_rt_alloc,
+    .device_free = lp_cuda_rt_free,
+    .copy = cuda_copy,
+    .synchronize = lp_cuda_rt_synchronize,
 };
 
 const lp_backend *lp_cuda_backend_table(void) { return &CUDA_BACKEND; }
