@@ -53,9 +53,9 @@ const char *lp_resnet_label(const lp_resnet *m, int index);
 const char *lp_resnet_label_source(const lp_resnet *m);
 
 /* logits[N, classes] = model(x[N, 3, H, W]) (f32, contiguous; any H, W >= 1
- * that survive the five stride-2 stages). Activations come from `arena` and
- * are released before returning, so after the first call of a given shape a
- * forward allocates nothing. */
+ * that survive the five stride-2 stages). Activations come from `arena`; the
+ * caller calls lp_arena_reset(arena) when it is done with the pass, and after
+ * the first pass of a given shape a forward allocates nothing. */
 lp_status lp_resnet_forward(const lp_resnet *m, lp_ctx *ctx, lp_arena *arena, const lp_tensor *x,
                             lp_tensor *logits, lp_error *err);
 

@@ -1,6 +1,6 @@
 /* The ResNet forward pass on the op interface. Five activation buffers of the
  * largest activation's size come from the arena (two ping-pong block
- * outputs, three block temporaries) and are released before returning. */
+ * outputs, three block temporaries); the caller resets the arena after. */
 #include <stdio.h>
 #include <string.h>
 
@@ -108,8 +108,8 @@ lp_status lp_resnet_forward(const lp_resnet *m, lp_ctx *ctx, lp_arena *arena, co
         logits->shape[1] != m->classes || !lp_tensor_is_contiguous(logits))
         return lp_fail(err, LP_ERR_SHAPE, "resnet: logits must be a contiguous f32 [%lld, %d] tensor",
                        (long long)x->shape[0], m->classes);
-    lp_arena_mark mark = lp_arena_get_mark(arena);
-    lp_status st = forward(m, ctx, arena, x, logits, err);
-    lp_arena_rewind(arena, mark);
-    return st;
+    /* No rewind here: the caller resets the arena after the pass, which is
+     * what coalesces a grown arena into one block (a rewind would free the
+     * new chunks and make every pass grow again). */
+    return forward(m, ctx, arena, x, logits, err);
 }

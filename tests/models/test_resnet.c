@@ -88,6 +88,7 @@ static void check_model(const char *dir, const char *name, const char *want_layo
         lp_tensor xin = lp_tensor_narrow(x, 0, 0, n);
         s = lp_resnet_forward(m, ctx, arena, &xin, &logits, &err);
         CHECK_OK(s, &err);
+        lp_arena_reset(arena);
         if (s == LP_OK && ref.ndim == 2 && ref.shape[0] == n && ref.shape[1] == C) {
             double r = rel_diff(out, ref.data, (size_t)(n * C));
             double ma = lp_test_max_abs_diff(out, ref.data, (size_t)(n * C));
@@ -99,11 +100,11 @@ static void check_model(const char *dir, const char *name, const char *want_layo
         free(out);
         /* Steady state: the same forward again allocates nothing. */
         if (pass == 1 && s == LP_OK) {
-            lp_arena_reset(arena);
             size_t before = lp_arena_system_allocs(arena);
             out = calloc((size_t)(n * C), sizeof(float));
             logits = lp_tensor_2d(out, LP_F32, n, C);
             CHECK_OK(lp_resnet_forward(m, ctx, arena, &xin, &logits, &err), &err);
+            lp_arena_reset(arena);
             CHECK_MSG(lp_arena_system_allocs(arena) == before, "%s: a repeated forward allocated (%zu -> %zu)", name,
                       before, lp_arena_system_allocs(arena));
             free(out);
@@ -239,7 +240,9 @@ static void test_e2e(const char *root, const cJSON *man, lp_safetensors *exp, lp
         CHECK_OK(lp_safetensors_get(exp, cJSON_GetObjectItem(c, "logits")->valuestring, &ref, &err), &err);
         float out[16];
         lp_tensor logits = lp_tensor_2d(out, LP_F32, 1, lp_resnet_num_classes(m));
-        if (lp_resnet_forward(m, ctx, arena, &xin, &logits, &err) != LP_OK) {
+        lp_status fs = lp_resnet_forward(m, ctx, arena, &xin, &logits, &err);
+        lp_arena_reset(arena);
+        if (fs != LP_OK) {
             CHECK_MSG(0, "%s: %s", img, err.msg);
             continue;
         }
