@@ -1,7 +1,7 @@
 /* The image classifier API: a batch with good and bad images (bad ones fail
  * alone, with a message), results equal to the single-image path and to
  * softmax(expected logits) from torchvision (fixtures of test_resnet.c), top-k
- * * order, two sessions (fast and reference backends) on one model. */
+ * order, two sessions (fast and reference backends) on one model. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
