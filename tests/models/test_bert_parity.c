@@ -12,9 +12,11 @@
  *     mask alone must hide the padding).
  * A second identical call must not grow the activation arena (no malloc in
  * steady state). LP_BERT_EXTRA_FIXTURES=dir1:dir2 adds local-only fixtures
- * (e.g. the full-shape bert-base-chinese from make_bert_fixtures.py --full). */
+ * (e.g. the full-shape bert-base-chinese from make_bert_fixtures.py --full).
+ * Last, four threads with a session each run one model at once. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +229,48 @@ static void test_fixture(const char *dir, lp_threadpool *pool) {
     fixture_free(&fx);
 }
 
+/* Several worker threads, each with its own session, on one immutable model. */
+typedef struct worker {
+    const lp_encoder *enc;
+    const fixture *fx;
+    float *out;
+    lp_status st;
+    lp_error err;
+} worker;
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    lp_encoder_session *s = NULL;
+    w->st = lp_encoder_session_create(w->enc, NULL, 4, &s, &w->err);
+    for (int rep = 0; rep < 3 && w->st == LP_OK; rep++)
+        w->st = run_batch(s, w->fx, w->fx->inputs, w->fx->n, w->out, &w->err);
+    lp_encoder_session_free(s);
+    return NULL;
+}
+
+static void test_threads(const char *dir) {
+    fixture fx;
+    if (!fixture_load(dir, &fx)) return;
+    lp_error err = {0};
+    lp_encoder *enc = NULL;
+    CHECK_OK(lp_encoder_load(dir, &enc, &err), &err);
+    enum { NT = 4 };
+    worker w[NT];
+    pthread_t th[NT];
+    for (int i = 0; enc && i < NT; i++) {
+        w[i] = (worker){enc, &fx, calloc(fx.n * (size_t)fx.width, sizeof(float)), LP_OK, {0}};
+        pthread_create(&th[i], NULL, worker_main, &w[i]);
+    }
+    for (int i = 0; enc && i < NT; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_OK(w[i].st, &w[i].err);
+        compare("threads", "4 sessions at once", &fx, w[i].out);
+        free(w[i].out);
+    }
+    lp_encoder_free(enc);
+    fixture_free(&fx);
+}
+
 int main(void) {
     static const char *const FIXTURES[] = {"bert-chinese-cls", "roberta-cls", "xlmr-cls",
                                            "distilbert-cls", "st-mean-norm", "st-cls-max"};
@@ -245,5 +289,8 @@ int main(void) {
         free(list);
     }
     lp_threadpool_destroy(pool);
+    char dir[4096];
+    lp_test_source_path("tests/fixtures/bert/bert-chinese-cls", dir, sizeof dir);
+    test_threads(dir);
     return lp_test_finish();
 }
