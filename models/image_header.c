@@ -170,7 +170,8 @@ int lp_image_jpeg_tables_ok(const void *bytes, size_t n, const char **why) {
                     *why = "Huffman table is longer than its segment";
                     return 0;
                 }
-                unsigned tc = p[q] >> 4, th = p[q] & 15;
+                const unsigned sel = q < n ? p[q] : 0; /* past the end stb reads 0 */
+                unsigned tc = sel >> 4, th = sel & 15;
                 if (tc <= 1 && th <= 3) defined[tc][th] = true;
                 q += 17 + total;
             }
