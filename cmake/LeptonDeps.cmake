@@ -7,6 +7,9 @@ pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
 # Math library for expf/erff/...
 find_library(LP_LIBM m REQUIRED)
 
+# The SGEMM library for the CPU fast paths (sets LP_GEMM_LIBS).
+include(LeptonGemm)
+
 # Adds an executable test per tests/<room>/test_*.c; each links `libs`.
 function(lp_add_room_tests room)
   cmake_parse_arguments(ARG "" "" "LIBS" ${ARGN})
