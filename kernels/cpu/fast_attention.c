@@ -15,11 +15,13 @@
  * qb is 128, 64 or 32 queries: the largest that still gives every thread
  * about four tasks, since each task re-reads its keys and values once.
  *
- * Scratch: one working set per "part" (a contiguous range of tasks), all
- * allocated from ctx->scratch before the parallel loop. Rows of the blocks
+ * Scratch: one working set per thread, all allocated from ctx->scratch before
+ * the parallel loop; a range of tasks claims a free one for its duration (at
+ * most pool-size ranges run at once, so one is always free). Rows of the blocks
  * are padded off powers of two: rows 2^k bytes apart share a few L1 sets,
  * and the strided sweeps of the tiles then miss on every row. */
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "kernels/cpu/cpu_ops.h"
@@ -49,8 +51,10 @@ typedef struct attn_job {
     int64_t qb;    /* queries per task */
     int64_t nqb;   /* query blocks per head */
     int64_t tasks; /* B * H * nqb */
-    int64_t parts;
-    float *work; /* parts * part_floats */
+    int64_t parts; /* contiguous task ranges handed to the pool */
+    int64_t nslots;
+    atomic_int *slot_busy; /* [nslots] */
+    float *work;           /* nslots * part_floats */
     size_t part_floats;
 } attn_job;
 
@@ -78,8 +82,8 @@ static int64_t part_floats(const attn_job *job) {
            job->qb * job->dvp + KB * job->ldv + KB + 2 * round16(job->qb);
 }
 
-static attn_ws carve(const attn_job *job, int64_t part) {
-    float *p = job->work + part * (int64_t)job->part_floats;
+static attn_ws carve(const attn_job *job, int64_t slot) {
+    float *p = job->work + slot * (int64_t)job->part_floats;
     attn_ws w;
     w.qs = p;
     p += round16(job->qb * job->ldq);
@@ -340,13 +344,22 @@ static void run_task(const attn_job *job, const attn_ws *w, int64_t task) {
     }
 }
 
+static int64_t claim_slot(const attn_job *job) {
+    for (int64_t s = 0;; s = (s + 1) % job->nslots) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&job->slot_busy[s], &expected, 1)) return s;
+    }
+}
+
 static void run_parts(void *arg, int64_t begin, int64_t end) {
     const attn_job *job = arg;
+    int64_t slot = claim_slot(job);
+    attn_ws w = carve(job, slot);
     for (int64_t part = begin; part < end; part++) {
-        attn_ws w = carve(job, part);
         int64_t t0 = part * job->tasks / job->parts, t1 = (part + 1) * job->tasks / job->parts;
         for (int64_t t = t0; t < t1; t++) run_task(job, &w, t);
     }
+    atomic_store(&job->slot_busy[slot], 0);
 }
 
 static view4 view_of(const lp_tensor *t) {
@@ -386,11 +399,14 @@ LP_CPU_OP_ATTENTION(lp_cpu_fast_attention) {
     job.tasks = bh * job.nqb;
     if (job.tasks == 0 || job.dv == 0) return LP_OK;
     job.parts = job.tasks < 4 * threads ? job.tasks : 4 * threads;
+    job.nslots = threads < job.parts ? threads : job.parts;
     job.part_floats = (size_t)round16(part_floats(&job));
-    job.work = lp_arena_alloc(ctx->scratch, (size_t)job.parts * job.part_floats * sizeof(float));
-    if (!job.work)
+    job.work = lp_arena_alloc(ctx->scratch, (size_t)job.nslots * job.part_floats * sizeof(float));
+    job.slot_busy = lp_arena_alloc(ctx->scratch, (size_t)job.nslots * sizeof *job.slot_busy);
+    if (!job.work || !job.slot_busy)
         return lp_fail(err, LP_ERR_NOMEM, "attention: no scratch memory for %lld working sets",
-                       (long long)job.parts);
+                       (long long)job.nslots);
+    for (int64_t s = 0; s < job.nslots; s++) atomic_init(&job.slot_busy[s], 0);
     lp_parallel_for(ctx->pool, job.parts, 1, run_parts, &job);
     return LP_OK;
 }
