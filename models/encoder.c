@@ -1,26 +1,12 @@
 /* Encoder tasks on token ids: length-sorted groups, padding, forward, head or
  * pooling, results scattered back to input order (see encoder.h). */
-#include "models/encoder.h"
+#include "models/encoder_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/backend.h"
-
-struct lp_encoder {
-    lp_bert_model *model;
-    lp_pooling pooling;
-};
-
-struct lp_encoder_session {
-    const lp_encoder *enc;
-    lp_ctx ctx;
-    lp_arena *arena;
-    int max_batch;
-    size_t *order; /* scratch: input indices sorted by length */
-    size_t order_cap;
-};
 
 lp_status lp_encoder_load(const char *dir, lp_encoder **out, lp_error *err) {
     *out = NULL;
@@ -30,6 +16,7 @@ lp_status lp_encoder_load(const char *dir, lp_encoder **out, lp_error *err) {
     lp_status st = lp_bert_load(dir, &enc->model, err);
     if (!st)
         st = lp_pooling_load(dir, lp_bert_get_config(enc->model)->hidden_size, &enc->pooling, err);
+    if (!st) st = lp_encoder_load_tokenizer(enc, dir, err);
     if (st) {
         lp_encoder_free(enc);
         return st;
@@ -40,6 +27,7 @@ lp_status lp_encoder_load(const char *dir, lp_encoder **out, lp_error *err) {
 
 void lp_encoder_free(lp_encoder *enc) {
     if (!enc) return;
+    lp_tok_free(enc->tok);
     lp_bert_free(enc->model);
     free(enc);
 }
@@ -92,6 +80,7 @@ lp_status lp_encoder_session_create(const lp_encoder *enc, lp_threadpool *pool, 
 
 void lp_encoder_session_free(lp_encoder_session *s) {
     if (!s) return;
+    lp_encoder_text_release(s);
     lp_ctx_release(&s->ctx);
     lp_arena_destroy(s->arena);
     free(s->order);

@@ -70,6 +70,32 @@ lp_status lp_encoder_classify_ids(lp_encoder_session *s, const lp_encoder_input 
 lp_status lp_encoder_embed_ids(lp_encoder_session *s, const lp_encoder_input *inputs, size_t n,
                                float *embeddings, lp_error *err);
 
+/* ---- text: the tokenizer from the model directory ---------------------- */
+
+/* The directory's tokenizer (tokenizer.json, else vocab.txt, else a
+ * SentencePiece model) is loaded with the model. When there is none, or it
+ * cannot be loaded, or its vocabulary is larger than the model's, the model
+ * still loads: the token-id calls work and the text calls fail with the reason,
+ * which lp_encoder_tokenizer_error gives (NULL when the tokenizer is fine). */
+bool lp_encoder_has_tokenizer(const lp_encoder *enc);
+const char *lp_encoder_tokenizer_error(const lp_encoder *enc);
+
+/* One text, or a pair (pair != NULL: BERT's [CLS] a [SEP] b [SEP], token types 0/1). */
+typedef struct lp_encoder_text {
+    const char *text;
+    size_t len;
+    const char *pair;
+    size_t pair_len;
+} lp_encoder_text;
+
+/* As the token-id calls, after tokenizing with special tokens and truncating
+ * (longest first) to lp_encoder_max_tokens. truncated (n entries, may be NULL)
+ * says which inputs lost tokens. Empty texts are fine ([CLS] [SEP]). */
+lp_status lp_encoder_classify_text(lp_encoder_session *s, const lp_encoder_text *inputs, size_t n,
+                                   float *logits, bool *truncated, lp_error *err);
+lp_status lp_encoder_embed_text(lp_encoder_session *s, const lp_encoder_text *inputs, size_t n,
+                                float *embeddings, bool *truncated, lp_error *err);
+
 /* Scores from one row of logits: softmax (single-label), sigmoid
  * (multi_label_classification) or the logits themselves (regression).
  * Returns the index of the top label. */

@@ -13,5 +13,7 @@ int lp_cmd_info(int argc, char **argv);
 int lp_cmd_classify_image(int argc, char **argv);
 int lp_cmd_tokenize(int argc, char **argv);
 int lp_cmd_detokenize(int argc, char **argv);
+int lp_cmd_classify(int argc, char **argv);
+int lp_cmd_embed(int argc, char **argv);
 
 #endif

@@ -9,6 +9,8 @@ static const lp_command COMMANDS[] = {
     {"classify-image", "classify images with a ResNet (JSON per image: labels, indices, scores)", lp_cmd_classify_image},
     {"tokenize", "tokenize stdin lines with a tokenizer.json / vocab.txt / SentencePiece model", lp_cmd_tokenize},
     {"detokenize", "turn JSON arrays of token ids (one per line) back into text", lp_cmd_detokenize},
+    {"classify", "classify stdin lines (or TAB-separated pairs) with a BERT-family model", lp_cmd_classify},
+    {"embed", "sentence embeddings of stdin lines with a BERT-family / sentence-transformers model", lp_cmd_embed},
 };
 
 static void usage(FILE *out) {
