@@ -223,3 +223,9 @@ lp_status lp_image_session_classify(lp_image_session *s, const lp_image_input *i
     }
     return LP_OK;
 }
+
+lp_status lp_image_session_enable_profile(lp_image_session *s, bool on, lp_error *err) {
+    return lp_ctx_enable_profile(&s->ctx, on, err);
+}
+
+const lp_op_profile *lp_image_session_profile(const lp_image_session *s) { return s->ctx.profile; }

@@ -79,4 +79,9 @@ lp_status lp_image_session_classify(lp_image_session *s, const lp_image_input *i
 lp_status lp_image_session_forward(lp_image_session *s, const lp_tensor *x, bool logits_only,
                                    lp_tensor *out, lp_error *err);
 
+/* Per-op timing of this session's forwards (see lp_ctx_enable_profile); the
+ * table has LP_OP_COUNT entries, NULL while profiling is off. */
+lp_status lp_image_session_enable_profile(lp_image_session *s, bool on, lp_error *err);
+const lp_op_profile *lp_image_session_profile(const lp_image_session *s);
+
 #endif

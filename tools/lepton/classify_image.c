@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "kernels/backend.h"
 
 #include "models/image_classifier.h"
 #include "tools/lepton/commands.h"
@@ -19,6 +22,9 @@ static void usage(FILE *out) {
             "  --top-k K      classes per image (default 5, at most the class count)\n"
             "  --threads N    compute threads (default 2)\n"
             "  --batch B      images per forward pass (default 8)\n"
+            "  --repeat N     benchmark: after classifying, run the forward N more times on the\n"
+            "                 first B images (preprocessed once) and print timings as JSON on stderr\n"
+            "  --profile      with --repeat: add the per-op time of those runs\n"
             "Images: JPEG, PNG, BMP, GIF, binary PNM. Prints one JSON object per image.\n");
 }
 
@@ -118,9 +124,91 @@ done:
     return failed;
 }
 
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* --repeat: forward-only timings of a batch of `batch` images (the files
+ * repeated as needed), preprocessed once; JSON on stderr. */
+static int bench(lp_image_classifier *c, lp_image_session *s, char **files, int nfiles, int batch, int repeat,
+                 int threads, bool profile) {
+    int h, w;
+    lp_image_classifier_input_size(c, &h, &w);
+    lp_error err = {0};
+    if (!h) {
+        fprintf(stderr, "lepton classify-image: --repeat needs a fixed input size (a crop in the preprocessing)\n");
+        return 1;
+    }
+    const size_t per = (size_t)3 * h * w, classes = (size_t)lp_image_classifier_num_classes(c);
+    float *x = malloc(sizeof(float) * per * batch), *out = malloc(sizeof(float) * classes * batch);
+    double *ms = malloc(sizeof(double) * repeat);
+    int rc = 1;
+    if (!x || !out || !ms) goto done;
+    for (int i = 0; i < batch; i++) {
+        uint8_t *bytes;
+        size_t size;
+        if (lp_image_read_file(files[i % nfiles], 0, &bytes, &size, &err) != LP_OK) goto fail;
+        lp_status st = lp_image_preprocess_bytes(lp_image_classifier_preprocess(c), NULL, bytes, size,
+                                                 x + per * i, h, w, &err);
+        free(bytes);
+        if (st != LP_OK) goto fail;
+    }
+    lp_tensor xt = lp_tensor_4d(x, LP_F32, batch, 3, h, w), ot = lp_tensor_2d(out, LP_F32, batch, (int64_t)classes);
+    if (lp_image_session_forward(s, &xt, true, &ot, &err) != LP_OK) goto fail; /* warm-up */
+    if (profile && lp_image_session_enable_profile(s, true, &err) != LP_OK) goto fail;
+    for (int r = 0; r < repeat; r++) {
+        double t0 = now_ms();
+        if (lp_image_session_forward(s, &xt, true, &ot, &err) != LP_OK) goto fail;
+        ms[r] = now_ms() - t0;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", lp_image_classifier_describe(c));
+    cJSON_AddNumberToObject(o, "batch", batch);
+    cJSON_AddNumberToObject(o, "threads", threads);
+    cJSON_AddNumberToObject(o, "height", h);
+    cJSON_AddNumberToObject(o, "width", w);
+    cJSON_AddItemToObject(o, "forward_ms", cJSON_CreateDoubleArray(ms, repeat));
+    qsort(ms, (size_t)repeat, sizeof *ms, cmp_double);
+    cJSON_AddNumberToObject(o, "median_ms", ms[repeat / 2]);
+    const lp_op_profile *prof = lp_image_session_profile(s);
+    if (prof) {
+        cJSON *p = cJSON_CreateObject();
+        for (int op = 0; op < LP_OP_COUNT; op++) {
+            if (!prof[op].calls) continue;
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddNumberToObject(e, "calls", (double)prof[op].calls);
+            cJSON_AddNumberToObject(e, "ms", (double)prof[op].nanoseconds / 1e6);
+            cJSON_AddNumberToObject(e, "gflop", prof[op].flops / 1e9);
+            cJSON_AddItemToObject(p, lp_op_name((lp_op_id)op), e);
+        }
+        cJSON_AddItemToObject(o, "profile", p);
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    if (text) fprintf(stderr, "%s\n", text);
+    free(text);
+    cJSON_Delete(o);
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "lepton classify-image: --repeat: %s\n", err.msg);
+done:
+    free(x);
+    free(out);
+    free(ms);
+    return rc;
+}
+
 int lp_cmd_classify_image(int argc, char **argv) {
     const char *model = NULL;
-    int k = 5, threads = 2, batch = 8;
+    int k = 5, threads = 2, batch = 8, repeat = 0;
+    bool profile = false;
     int first = argc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -146,6 +234,13 @@ int lp_cmd_classify_image(int argc, char **argv) {
                 fprintf(stderr, "lepton classify-image: --batch wants 1..1024, got '%s'\n", argv[i]);
                 return 2;
             }
+        } else if (!strcmp(a, "--repeat") && has_value) {
+            if (!parse_int(argv[++i], 1, 1000000, &repeat)) {
+                fprintf(stderr, "lepton classify-image: --repeat wants a positive integer, got '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(a, "--profile")) {
+            profile = true;
         } else if (!strcmp(a, "--")) {
             first = i + 1;
             break;
@@ -188,6 +283,7 @@ int lp_cmd_classify_image(int argc, char **argv) {
         failed += classify_files(c, s, argv + i, n, k);
         fflush(stdout);
     }
+    if (repeat && !failed && bench(c, s, argv + first, argc - first, batch, repeat, threads, profile) != 0) failed = 1;
     lp_image_session_free(s);
     lp_image_classifier_free(c);
     lp_threadpool_destroy(pool);
