@@ -19,7 +19,10 @@
 /* Without AVX (the Asan and Debug builds) GCC notes that passing 32-byte
  * vectors changes the ABI; these are static inline helpers and never cross an
  * ABI boundary, so the note is noise for every file that uses them. */
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wunknown-warning-option"
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
