@@ -19,63 +19,93 @@ static int cmp_edge(const void *a, const void *b) {
     return (int)x->byte - (int)y->byte;
 }
 
-/* Builds a byte trie of the patterns of the tokens selected by `normalized`. */
-static lp_status build_matcher(lp_tokenizer *tok, bool normalized, tok_matcher *m, lp_error *err) {
+/* Builds a byte trie of the given patterns; a pattern's value is its index.
+ * A later pattern equal to an earlier one takes the node (HF map order). */
+lp_status tok_matcher_build(tok_arena *pool, const char *const *pats, const size_t *lens, size_t n,
+                            tok_matcher *m, lp_error *err) {
     memset(m, 0, sizeof *m);
     size_t total = 1;
-    for (size_t i = 0; i < tok->nadded; i++)
-        if (tok->added[i].normalized == normalized) total += tok->added[i].pattern_len;
+    for (size_t i = 0; i < n; i++) total += pats[i] ? lens[i] : 0;
     build_edge *edges = malloc(total * sizeof *edges);
-    m->nodes = ta_alloc(&tok->pool, total * sizeof *m->nodes);
-    if (!edges || !m->nodes) {
+    m->nodes = ta_alloc(pool, total * sizeof *m->nodes);
+    /* child lookup while building: a hash from (node, byte) to edge index */
+    size_t hcap = 16;
+    while (hcap < total * 2) hcap *= 2;
+    uint32_t *hash = calloc(hcap, sizeof *hash);
+    if (!edges || !m->nodes || !hash) {
         free(edges);
-        return lp_fail(err, LP_ERR_NOMEM, "out of memory building the added-token matcher");
+        free(hash);
+        return lp_fail(err, LP_ERR_NOMEM, "out of memory building the token matcher");
     }
     size_t nn = 1, ne = 0;
     m->nodes[0] = (tok_trie_node){0, 0, -1};
-    /* Insertion with a linear scan of the edges built so far per node would be
-     * quadratic; instead keep a per-node "last child" chain via sorted edges at
-     * the end. Patterns are few, so a simple child search over the current
-     * edges of the node (kept in a small map) is fine. */
-    for (size_t i = 0; i < tok->nadded; i++) {
-        const tok_added *a = &tok->added[i];
-        if (a->normalized != normalized || a->pattern_len == 0) continue;
+    for (size_t i = 0; i < n; i++) {
+        if (!pats[i] || lens[i] == 0) continue;
         uint32_t node = 0;
-        for (size_t k = 0; k < a->pattern_len; k++) {
-            unsigned char b = (unsigned char)a->pattern[k];
+        for (size_t k = 0; k < lens[i]; k++) {
+            unsigned char b = (unsigned char)pats[i][k];
+            uint64_t key = ((uint64_t)node << 8) | b;
+            size_t j = (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20) & (hcap - 1);
             uint32_t child = 0;
-            for (size_t e = 0; e < ne; e++)
-                if (edges[e].node == node && edges[e].byte == b) {
-                    child = edges[e].child;
+            while (hash[j]) {
+                const build_edge *e = &edges[hash[j] - 1];
+                if (e->node == node && e->byte == b) {
+                    child = e->child;
                     break;
                 }
+                j = (j + 1) & (hcap - 1);
+            }
             if (!child) {
                 child = (uint32_t)nn++;
                 m->nodes[child] = (tok_trie_node){0, 0, -1};
-                edges[ne++] = (build_edge){node, b, child};
+                edges[ne] = (build_edge){node, b, child};
+                hash[j] = (uint32_t)++ne;
             }
             node = child;
         }
-        /* Later tokens with the same pattern win (HF map insertion order). */
         m->nodes[node].value = (int32_t)i;
-        m->first_byte[(unsigned char)a->pattern[0]] = true;
+        m->first_byte[(unsigned char)pats[i][0]] = true;
         m->present = true;
     }
+    free(hash);
     qsort(edges, ne, sizeof *edges, cmp_edge);
-    m->edges = ta_alloc(&tok->pool, (ne + 1) * sizeof *m->edges);
+    m->edges = ta_alloc(pool, (ne + 1) * sizeof *m->edges);
     if (!m->edges) {
         free(edges);
-        return lp_fail(err, LP_ERR_NOMEM, "out of memory building the added-token matcher");
+        return lp_fail(err, LP_ERR_NOMEM, "out of memory building the token matcher");
     }
     for (size_t e = 0; e < ne; e++) {
         tok_trie_node *nd = &m->nodes[edges[e].node];
         if (nd->nchildren == 0) nd->first_child = (uint32_t)e;
+        if (nd->nchildren == UINT16_MAX) {
+            free(edges);
+            return lp_fail(err, LP_ERR_INTERNAL, "token matcher: node fan-out overflow");
+        }
         nd->nchildren++;
         m->edges[e] = (tok_trie_edge){edges[e].byte, edges[e].child};
     }
     m->nnodes = nn;
     free(edges);
     return LP_OK;
+}
+
+static lp_status build_matcher(lp_tokenizer *tok, bool normalized, tok_matcher *m, lp_error *err) {
+    const char **pats = malloc((tok->nadded + 1) * sizeof *pats);
+    size_t *lens = malloc((tok->nadded + 1) * sizeof *lens);
+    if (!pats || !lens) {
+        free(pats);
+        free(lens);
+        return lp_fail(err, LP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < tok->nadded; i++) {
+        bool use = tok->added[i].normalized == normalized;
+        pats[i] = use ? tok->added[i].pattern : NULL;
+        lens[i] = use ? tok->added[i].pattern_len : 0;
+    }
+    lp_status st = tok_matcher_build(&tok->pool, pats, lens, tok->nadded, m, err);
+    free(pats);
+    free(lens);
+    return st;
 }
 
 static uint32_t child_of(const tok_matcher *m, uint32_t node, unsigned char b) {
@@ -94,7 +124,7 @@ static uint32_t child_of(const tok_matcher *m, uint32_t node, unsigned char b) {
 }
 
 /* Longest pattern starting at s[i]; returns its end or 0. */
-static size_t longest_at(const tok_matcher *m, const char *s, size_t len, size_t i, int32_t *value) {
+size_t tok_matcher_longest(const tok_matcher *m, const char *s, size_t len, size_t i, int32_t *value) {
     uint32_t node = 0;
     size_t best = 0;
     for (size_t k = i; k < len; k++) {
@@ -163,7 +193,7 @@ bool tok_added_split(const lp_tokenizer *tok, const tok_matcher *m, lp_tok_works
             continue;
         }
         int32_t which = -1;
-        size_t stop = longest_at(m, s, len, i, &which);
+        size_t stop = tok_matcher_longest(m, s, len, i, &which);
         if (!stop) {
             i++;
             continue;

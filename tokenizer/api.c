@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tokenizer/internal.h"
+#include "tokenizer/spm.h"
 
 lp_tok_workspace *lp_tok_workspace_create(void) {
     lp_tok_workspace *ws = calloc(1, sizeof *ws);
@@ -100,10 +101,12 @@ static lp_status encode_no_pad(const lp_tokenizer *tok, lp_tok_workspace *ws, co
     }
     tok_enc encs[2];
     size_t n = pair ? 2 : 1;
-    st = tok_encode_sequence(tok, ws, text, len, 0, &encs[0], err);
+    lp_status (*seq)(const lp_tokenizer *, lp_tok_workspace *, const char *, size_t, uint32_t,
+                     tok_enc *, lp_error *) = tok->spm ? tok_spm_encode_sequence : tok_encode_sequence;
+    st = seq(tok, ws, text, len, 0, &encs[0], err);
     if (st) return st;
     if (pair) {
-        st = tok_encode_sequence(tok, ws, pair, pair_len, 1, &encs[1], err);
+        st = seq(tok, ws, pair, pair_len, 1, &encs[1], err);
         if (st) return st;
     }
     if (o->truncation.enabled) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tokenizer/internal.h"
+#include "tokenizer/spm.h"
 
 static bool put(tok_arena *a, tok_str *out, const char *s, size_t n) {
     char *p = ta_alloc(a, n + 1);
@@ -276,6 +277,9 @@ lp_status lp_tok_decode(const lp_tokenizer *tok, const int32_t *ids, size_t n,
                         bool skip_special_tokens, char **text, size_t *text_len, lp_error *err) {
     *text = NULL;
     if (text_len) *text_len = 0;
+    /* sentencepiece's decode for .model files (skip_special_tokens does not
+     * apply: control pieces always decode to nothing there). */
+    if (tok->spm) return tok_spm_decode(tok, ids, n, text, text_len, err);
     tok_arena a = {0};
     tok_str *toks = ta_alloc(&a, (n + 1) * sizeof *toks);
     if (!toks) return lp_fail(err, LP_ERR_NOMEM, "out of memory");

@@ -264,7 +264,7 @@ typedef struct tok_model {
     double min_score;
     size_t max_piece_chars;
     bool spm_mode;              /* .model file: SentencePiece's own unk handling */
-    uint8_t *piece_type;        /* spm: 1 normal 2 unk 3 control 4 user 5 unused 6 byte */
+    const uint8_t *never_match; /* by id: pieces Unigram must not match (NULL: none) */
 } tok_model;
 
 typedef enum tok_post_kind { TPP_NONE, TPP_BERT, TPP_ROBERTA, TPP_TEMPLATE, TPP_BYTELEVEL, TPP_SEQUENCE } tok_post_kind;
@@ -372,8 +372,7 @@ struct lp_tokenizer {
     tok_matcher match_raw;   /* normalized == false */
     tok_matcher match_norm;  /* normalized == true */
     lp_tok_options defaults;
-    bool spm;                /* loaded from a .model file: SentencePiece semantics */
-    bool spm_add_dummy_prefix, spm_remove_extra_ws, spm_escape_ws;
+    struct tok_spm *spm;     /* a .model file: SentencePiece semantics (spm.h) */
     int32_t spm_bos, spm_eos;
 };
 
@@ -466,6 +465,12 @@ bool tok_bpe_add_merge(tok_model *m, uint32_t a, uint32_t b, uint32_t rank, uint
 bool tok_bpe_init_merges(tok_model *m, size_t expected);
 void tok_model_finish(tok_model *m); /* byte ids, max lengths */
 void tok_model_free(tok_model *m);
+
+/* Byte-trie matcher over a set of patterns (value = pattern index). */
+lp_status tok_matcher_build(tok_arena *pool, const char *const *pats, const size_t *lens, size_t n,
+                            tok_matcher *m, lp_error *err);
+/* End of the longest pattern starting at s[i] (value in *value), or 0. */
+size_t tok_matcher_longest(const tok_matcher *m, const char *s, size_t len, size_t i, int32_t *value);
 
 /* Added vocabulary. */
 lp_status tok_added_build(lp_tokenizer *tok, lp_error *err);

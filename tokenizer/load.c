@@ -28,10 +28,8 @@ void tok_model_free(tok_model *m) {
     tok_vocab_free(&m->vocab);
     free(m->merges);
     free(m->scores);
-    free(m->piece_type);
     m->merges = NULL;
     m->scores = NULL;
-    m->piece_type = NULL;
 }
 
 void lp_tok_free(lp_tokenizer *tok) {

@@ -560,6 +560,7 @@ static bool parse_model(jctx *c, const cJSON *o, tok_model *m) {
             if (s->valuedouble < m->min_score) m->min_score = s->valuedouble;
             id++;
         }
+        m->vocab_size = n; /* HF: the list's length, repeated pieces included */
         const cJSON *unk = field(o, "unk_id");
         if (!is_null(unk)) {
             int64_t u;

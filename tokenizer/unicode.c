@@ -167,43 +167,46 @@ static int category(uint32_t c) {
     return (int)utf8proc_category((utf8proc_int32_t)c);
 }
 
+int lp_tok_onig_new_category(uint32_t c) {
+    if (c < 0x800) return 0;
+    if (lp_tok_in_ranges(c, lp_tok_onig_new_L, lp_tok_onig_new_L_count)) return UTF8PROC_CATEGORY_LO;
+    if (lp_tok_in_ranges(c, lp_tok_onig_new_Nd, lp_tok_onig_new_Nd_count)) return UTF8PROC_CATEGORY_ND;
+    if (lp_tok_in_ranges(c, lp_tok_onig_new_N, lp_tok_onig_new_N_count)) return UTF8PROC_CATEGORY_NO;
+    if (lp_tok_in_ranges(c, lp_tok_onig_new_P, lp_tok_onig_new_P_count)) return UTF8PROC_CATEGORY_PO;
+    if (lp_tok_in_ranges(c, lp_tok_onig_new_S, lp_tok_onig_new_S_count)) return UTF8PROC_CATEGORY_SO;
+    if (lp_tok_in_ranges(c, lp_tok_onig_new_M, lp_tok_onig_new_M_count)) return UTF8PROC_CATEGORY_MN;
+    if (lp_tok_in_ranges(c, lp_tok_onig_new_Z, lp_tok_onig_new_Z_count)) return UTF8PROC_CATEGORY_ZS;
+    return 0;
+}
+
+/* The category Oniguruma would see: utf8proc's, or its Unicode 16 addition. */
+static int onig_category(uint32_t c) {
+    int k = category(c);
+    return k == UTF8PROC_CATEGORY_CN ? lp_tok_onig_new_category(c) : k;
+}
+
 bool lp_tok_is_letter(uint32_t c) {
     if (c < 0x80) return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-    int k = category(c);
+    int k = onig_category(c);
     return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO;
 }
 
 bool lp_tok_is_number(uint32_t c) {
     if (c < 0x80) return c >= '0' && c <= '9';
-    int k = category(c);
+    int k = onig_category(c);
     return k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO;
-}
-
-/* Other_Alphabetic code points that are neither letters nor marks (circled
- * and squared Latin letters, category So). */
-static bool other_alphabetic_symbol(uint32_t c) {
-    return (c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F149) ||
-           (c >= 0x1F150 && c <= 0x1F169) || (c >= 0x1F170 && c <= 0x1F189);
-}
-
-bool lp_tok_is_alphabetic(uint32_t c) {
-    if (c < 0x80) return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-    int k = category(c);
-    if (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO) return true;
-    if (k == UTF8PROC_CATEGORY_NL) return true;
-    /* Other_Alphabetic marks: approximated by the spacing / nonspacing marks of
-     * the Alphabetic property; used only through \w, which includes all marks. */
-    return other_alphabetic_symbol(c);
 }
 
 bool lp_tok_is_word_char(uint32_t c) {
     if (c < 0x80)
         return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '_';
-    int k = category(c);
-    if (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO) return true;
-    if (k >= UTF8PROC_CATEGORY_MN && k <= UTF8PROC_CATEGORY_ND) return true; /* Mn Mc Me Nd */
-    if (k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_PC) return true;
-    return c == 0x200C || c == 0x200D || other_alphabetic_symbol(c);
+    return lp_tok_in_ranges(c, lp_tok_rust_word, lp_tok_rust_word_count);
+}
+
+bool lp_tok_is_onig_word(uint32_t c) {
+    if (c < 0x80)
+        return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    return lp_tok_in_ranges(c, lp_tok_onig_word, lp_tok_onig_word_count);
 }
 
 int lp_tok_to_lower(uint32_t c, uint32_t out[3]) {

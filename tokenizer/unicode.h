@@ -24,6 +24,14 @@ extern const lp_tok_range lp_tok_u9_punct[], lp_tok_u9_other[], lp_tok_u9_mn[], 
     lp_tok_u9_norm_unassigned[];
 extern const size_t lp_tok_u9_punct_count, lp_tok_u9_other_count, lp_tok_u9_mn_count,
     lp_tok_u9_mark_count, lp_tok_u9_norm_unassigned_count;
+/* Generated tables (unicode_regex.c): Oniguruma's Unicode 16 additions and
+ * the \w sets of Oniguruma and of Rust's regex crate. */
+extern const lp_tok_range lp_tok_onig_new_L[], lp_tok_onig_new_N[], lp_tok_onig_new_Nd[],
+    lp_tok_onig_new_P[], lp_tok_onig_new_S[], lp_tok_onig_new_M[], lp_tok_onig_new_Z[],
+    lp_tok_onig_word[], lp_tok_rust_word[];
+extern const size_t lp_tok_onig_new_L_count, lp_tok_onig_new_N_count, lp_tok_onig_new_Nd_count,
+    lp_tok_onig_new_P_count, lp_tok_onig_new_S_count, lp_tok_onig_new_M_count,
+    lp_tok_onig_new_Z_count, lp_tok_onig_word_count, lp_tok_rust_word_count;
 extern const lp_tok_compose_pair lp_tok_u9_compose[];
 extern const size_t lp_tok_u9_compose_count;
 
@@ -98,14 +106,18 @@ bool lp_tok_u9_is_mn(uint32_t c);
 bool lp_tok_u9_is_mark(uint32_t c);
 /* BERT's CJK ideograph blocks. */
 bool lp_tok_is_chinese_char(uint32_t c);
-/* General category from utf8proc: letter / number (\p{L}, \p{N}). */
+/* Oniguruma's \p{L} and \p{N} (utf8proc categories plus Unicode 16). */
 bool lp_tok_is_letter(uint32_t c);
 bool lp_tok_is_number(uint32_t c);
 /* Rust char::is_numeric: Nd | Nl | No. */
 #define lp_tok_is_numeric lp_tok_is_number
-/* Rust char::is_alphabetic (Alphabetic property) and regex \w (word char). */
-bool lp_tok_is_alphabetic(uint32_t c);
+/* \w of Rust's regex crate (Whitespace pre-tokenizer, single_word tokens). */
 bool lp_tok_is_word_char(uint32_t c);
+/* \w of Oniguruma (Split / Replace regex patterns). */
+bool lp_tok_is_onig_word(uint32_t c);
+/* Oniguruma's major class of a code point utf8proc leaves unassigned:
+ * a utf8proc category to use instead (0 = still unassigned). */
+int lp_tok_onig_new_category(uint32_t c);
 
 /* Rust char::to_lowercase: writes up to 3 code points to out, returns count. */
 int lp_tok_to_lower(uint32_t c, uint32_t out[3]);
