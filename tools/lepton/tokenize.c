@@ -135,7 +135,7 @@ static void ob_encoding(obuf *b, const lp_tok_encoding *e, bool type_ids, bool o
         }
         ob_str(b, "]");
     }
-    ob_str(b, "}\n");
+    ob_str(b, "}");
 }
 
 static void ob_error(obuf *b, const char *msg) {
@@ -296,6 +296,7 @@ int lp_cmd_tokenize(int argc, char **argv) {
         out.n = 0;
         if (lp_tok_encode(tok, ws, a, an, b, bn, &o, &e, &err) == LP_OK) {
             ob_encoding(&out, &e, pair, have_stride);
+            ob_str(&out, "\n");
         } else {
             ob_error(&out, err.msg);
             fprintf(stderr, "lepton tokenize: line %zu: %s\n", lineno, err.msg);
