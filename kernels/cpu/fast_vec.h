@@ -26,23 +26,26 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
+/* Always inlined: no vector ever crosses a call, at any optimisation level. */
+#define LP_V8_FN static inline __attribute__((always_inline))
+
 typedef float lp_v8f __attribute__((vector_size(32)));
 typedef int32_t lp_v8i __attribute__((vector_size(32)));
 
 /* Unaligned load and store (memcpy compiles to one vmovups). */
-static inline lp_v8f lp_v8_load(const float *p) {
+LP_V8_FN lp_v8f lp_v8_load(const float *p) {
     lp_v8f v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline void lp_v8_store(float *p, lp_v8f v) { memcpy(p, &v, sizeof v); }
+LP_V8_FN void lp_v8_store(float *p, lp_v8f v) { memcpy(p, &v, sizeof v); }
 
-static inline lp_v8f lp_v8_set1(float s) { return (lp_v8f){s, s, s, s, s, s, s, s}; }
+LP_V8_FN lp_v8f lp_v8_set1(float s) { return (lp_v8f){s, s, s, s, s, s, s, s}; }
 
 /* a * b + c. ISO C mode (-std=c11) keeps GCC from contracting a * b + c into
  * an fma by itself, so the fused form is asked for where the target has it. */
-static inline lp_v8f lp_v8_fma(lp_v8f a, lp_v8f b, lp_v8f c) {
+LP_V8_FN lp_v8f lp_v8_fma(lp_v8f a, lp_v8f b, lp_v8f c) {
 #if defined(__FMA__) && defined(__AVX__)
     return (lp_v8f)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
 #else
@@ -50,23 +53,23 @@ static inline lp_v8f lp_v8_fma(lp_v8f a, lp_v8f b, lp_v8f c) {
 #endif
 }
 
-static inline lp_v8f lp_v8_select(lp_v8i mask, lp_v8f yes, lp_v8f no) {
+LP_V8_FN lp_v8f lp_v8_select(lp_v8i mask, lp_v8f yes, lp_v8f no) {
     return (lp_v8f)((mask & (lp_v8i)yes) | (~mask & (lp_v8i)no));
 }
 
 /* The larger lane by lane; a NaN in v sticks (so a NaN row is noticed). */
-static inline lp_v8f lp_v8_max_nan(lp_v8f acc, lp_v8f v) {
+LP_V8_FN lp_v8f lp_v8_max_nan(lp_v8f acc, lp_v8f v) {
     return lp_v8_select((v > acc) | (v != v), v, acc);
 }
 
-static inline float lp_v8_hsum(lp_v8f v) {
+LP_V8_FN float lp_v8_hsum(lp_v8f v) {
     return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
 /* e^x on 8 lanes: lp_fast_expf (kernels/cpu/fast_math.h) step for step, for
  * loops that also reduce (a softmax's exp and sum in one pass) and so cannot
  * be left to the auto-vectorizer. Same accuracy; tests check both agree. */
-static inline lp_v8f lp_v8_exp(lp_v8f x) {
+LP_V8_FN lp_v8f lp_v8_exp(lp_v8f x) {
     const lp_v8f hi = lp_v8_set1(88.8f), lo = lp_v8_set1(-110.0f);
     const lp_v8f magic = lp_v8_set1(12582912.0f); /* 1.5 * 2^23 */
     lp_v8f xc = lp_v8_select(x > hi, hi, x);
@@ -89,7 +92,7 @@ static inline lp_v8f lp_v8_exp(lp_v8f x) {
 }
 
 /* NaN if any lane is NaN, else the largest lane. */
-static inline float lp_v8_hmax_nan(lp_v8f v) {
+LP_V8_FN float lp_v8_hmax_nan(lp_v8f v) {
     float m = v[0];
     for (int i = 1; i < 8; i++) m = (v[i] > m || v[i] != v[i]) ? v[i] : m;
     return m;
