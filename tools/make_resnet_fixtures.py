@@ -170,6 +170,18 @@ def committed():
     print("wrote", OUT)
 
 
+def real_images():
+    """The medical images and Debian python3-skimage's sample photographs."""
+    out = [os.path.join(MEDICAL, f) for f in sorted(os.listdir(MEDICAL)) if not f.endswith(".dcm")]
+    sk = "/usr/lib/python3/dist-packages/skimage/data"
+    if os.path.isdir(sk):
+        from PIL import Image
+        for f in sorted(os.listdir(sk)):
+            if f.endswith((".png", ".jpg", ".gif")) and f != "truncated.jpg" and min(Image.open(os.path.join(sk, f)).size) >= 64:
+                out.append(os.path.join(sk, f))
+    return out
+
+
 def full(outdir):
     """ResNet-50 (torchvision code, random weights) in all three layouts."""
     from transformers import ResNetConfig, ResNetForImageClassification
@@ -199,9 +211,15 @@ def full(outdir):
             tensors[f"{prefix}_{name}.b8"] = logits(m, x)
             tensors[f"{prefix}_{name}.b1"] = logits(m, x[:1])
             models.append(f"{prefix}_{name}")
+        if classes == 1000:
+            e2e = []
+            for p in real_images():
+                key = "e2e." + os.path.splitext(os.path.basename(p))[0]
+                tensors[key] = logits(tv, tv_preprocess(p))
+                e2e.append({"image": os.path.abspath(p), "logits": key})
     np_save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, os.path.join(outdir, "expected.safetensors"))
     with open(os.path.join(outdir, "manifest.json"), "w") as f:
-        json.dump({"input": "x", "models": models}, f, indent=1)
+        json.dump({"input": "x", "models": models, "e2e_model": "tv_r50_1000", "e2e": e2e}, f, indent=1)
     print("wrote", outdir)
 
 
