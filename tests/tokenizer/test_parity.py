@@ -38,10 +38,25 @@ def first_diff(a, b):
 def field_report(name, want, got):
     if got is None:
         return f"    {name}: missing in output"
+    if name == "overflowing":
+        return overflowing_report(want, got)
     i = first_diff(want, got)
     return (f"    {name}: first difference at index {i}\n"
             f"      expected {excerpt(want, i)}\n"
             f"      got      {excerpt(got, i)}")
+
+
+def overflowing_report(want, got):
+    if not isinstance(got, list):
+        return f"    overflowing: expected a list of {len(want)} windows, got {json.dumps(got)[:200]}"
+    w = first_diff(want, got)
+    if w >= min(len(want), len(got)):
+        return f"    overflowing: expected {len(want)} windows, got {len(got)}"
+    lines = [f"    overflowing: window {w} of {len(want)} differs"]
+    for key in want[w]:
+        if want[w][key] != got[w].get(key):
+            lines.append(field_report(f"  overflowing[{w}].{key}", want[w][key], got[w].get(key)))
+    return "\n".join(lines)
 
 
 def compare(entry, numbers, texts, expected, outputs, fields):
@@ -77,12 +92,14 @@ def run_fixture(lepton, entry, stdin_texts):
     data = "".join(t + "\n" for t in stdin_texts).encode("utf-8")
     proc = run_cli(lepton, [entry["command"], *cli_args(entry, path)], data)
     crash = sanitizer_or_crash(proc)
-    assert crash is None, f"{entry['id']}: {crash}"
-    assert proc.returncode == 0, (f"{entry['id']}: exit {proc.returncode}; stderr: "
-                                  f"{proc.stderr.decode('utf-8', 'replace')[-2000:]}")
+    if crash:
+        pytest.fail(f"{entry['id']}: {crash}", pytrace=False)
+    if proc.returncode != 0:
+        pytest.fail(f"{entry['id']}: exit {proc.returncode}; stderr: "
+                    f"{proc.stderr.decode('utf-8', 'replace')[-2000:]}", pytrace=False)
     outputs = parse_output_lines(proc.stdout)
-    assert len(outputs) == len(stdin_texts), (f"{entry['id']}: {len(stdin_texts)} input lines but "
-                                              f"{len(outputs)} output lines")
+    if len(outputs) != len(stdin_texts):
+        pytest.fail(f"{entry['id']}: {len(stdin_texts)} input lines but {len(outputs)} output lines", pytrace=False)
     return outputs
 
 
@@ -92,7 +109,8 @@ def test_tokenize(lepton, entry):
     expected = read_expected(entry["expected"])
     assert len(expected) == len(texts), "fixture and manifest disagree; rerun tools/make_tokenizer_fixtures.py"
     outputs = run_fixture(lepton, entry, texts)
-    fields = ["ids", "tokens", "offsets"] + (["type_ids"] if "--pair" in entry["flags"] else [])
+    fields = ["ids", "tokens", "offsets"] + (["type_ids"] if "--pair" in entry["flags"] else []) + (
+        ["overflowing"] if "--stride" in entry["flags"] else [])
     problems = compare(entry, numbers, texts, expected, outputs, fields)
     if problems:
         pytest.fail(f"{entry['id']} ({entry['reference']}):\n" + "\n".join(problems), pytrace=False)
