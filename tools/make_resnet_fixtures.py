@@ -15,6 +15,8 @@ parameters randomized so that folding is exercised; eval mode):
   hf_bottleneck   transformers ResNetForImageClassification (ResNetConfig with
                   small hidden_sizes), id2label, preprocessor_config.json
   hf_basic        the same with layer_type "basic"
+  hf_v1           bottleneck with downsample_in_bottleneck (stride on the first 1x1,
+                  ResNet v1) and downsample_in_first_stage, 3 stages
 Inputs: x = f16-rounded normal noise [8, 3, 56, 56] (stored as f16, used as f32).
 Expected: logits at batch 8 and at batch 1 (first image, run alone), and end to
 end: torchvision's PIL preprocessing of real images -> tv_bottleneck logits.
@@ -70,12 +72,12 @@ def tiny_torchvision(block, depths, classes, widths=(4, 8, 16, 32), stem=8, seed
     return randomize_bn(m, seed + 100)
 
 
-def hf_model(layer_type, depths, hidden, emb, labels, seed):
+def hf_model(layer_type, depths, hidden, emb, labels, seed, **extra):
     from transformers import ResNetConfig, ResNetForImageClassification
     torch.manual_seed(seed)
     cfg = ResNetConfig(embedding_size=emb, hidden_sizes=hidden, depths=depths, layer_type=layer_type,
                        num_labels=len(labels), id2label=dict(enumerate(labels)),
-                       label2id={l: i for i, l in enumerate(labels)})
+                       label2id={l: i for i, l in enumerate(labels)}, **extra)
     m = ResNetForImageClassification(cfg)
     return randomize_bn(m, seed + 100)
 
@@ -138,15 +140,18 @@ def committed():
     save_tv(tvb, os.path.join(OUT, "timm_bottleneck"), timm_cfg=timm_cfg)
     hfb = hf_model("bottleneck", [1, 1, 1, 1], [16, 32, 64, 128], 8, diag, 3)
     hfs = hf_model("basic", [2, 1, 1, 1], [8, 16, 32, 64], 8, ["a", "b", "c", "d"], 4)
+    # ResNet v1 placement (stride on the first 1x1) and a strided first stage
+    hfv1 = hf_model("bottleneck", [1, 2, 1], [16, 32, 64], 8, diag, 5, downsample_in_bottleneck=True,
+                    downsample_in_first_stage=True)
     from transformers import ConvNextImageProcessor
-    for m, d in ((hfb, "hf_bottleneck"), (hfs, "hf_basic")):
+    for m, d in ((hfb, "hf_bottleneck"), (hfs, "hf_basic"), (hfv1, "hf_v1")):
         m.save_pretrained(os.path.join(OUT, d), safe_serialization=True)
     ConvNextImageProcessor(size={"shortest_edge": 224}, crop_pct=0.875, resample=3).save_pretrained(
         os.path.join(OUT, "hf_bottleneck"))
     x = inputs(8, 56, 7)
     tensors = {"x": x.half().numpy()}
     expect({"tv_bottleneck": tvb, "tv_basic": tvs, "timm_bottleneck": tvb, "hf_bottleneck": hfb,
-            "hf_basic": hfs}, x, tensors)
+            "hf_basic": hfs, "hf_v1": hfv1}, x, tensors)
     # End to end: real images through torchvision's PIL pipeline into tv_bottleneck.
     images = [os.path.join(ROOT, "tests", "fixtures", "images", f) for f in ("rgb8.png", "rgb_baseline.jpg",
                                                                                 "exif_6.jpg")]
@@ -159,10 +164,10 @@ def committed():
     np_save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, os.path.join(OUT, "expected.safetensors"))
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump({"generator": "tools/make_resnet_fixtures.py", "input": "x",
-                   "models": ["tv_bottleneck", "tv_basic", "timm_bottleneck", "hf_bottleneck", "hf_basic"],
+                   "models": ["tv_bottleneck", "tv_basic", "timm_bottleneck", "hf_bottleneck", "hf_basic", "hf_v1"],
                    "layouts": {"tv_bottleneck": "torchvision", "tv_basic": "torchvision",
                                "timm_bottleneck": "timm", "hf_bottleneck": "transformers",
-                               "hf_basic": "transformers"},
+                               "hf_basic": "transformers", "hf_v1": "transformers"},
                    "e2e_model": "tv_bottleneck", "e2e": e2e}, f, indent=1)
     for root, _, files in os.walk(OUT):
         for fn in files:
