@@ -229,8 +229,9 @@ static lp_status open_weights(const char *dir, lp_bert_model *m, lp_error *err) 
     if (file_exists(alt))
         return lp_fail(err, LP_ERR_UNSUPPORTED,
                        "%s has pytorch_model.bin but no model.safetensors: convert it with "
-                       "model.save_pretrained(dir, safe_serialization=True)",
-                       dir);
+                       "python3 tools/convert_hf_bin.py %s (or save_pretrained(dir, "
+                       "safe_serialization=True))",
+                       dir, dir);
     return lp_fail(err, LP_ERR_IO, "%s: no model.safetensors in the model directory", path);
 }
 
