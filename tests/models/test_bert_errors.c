@@ -126,6 +126,14 @@ static void test_corrupt_weights(const char *tmp) {
     write_text(path, cfg);
     free(cfg);
     expect_load_fails(dir, LP_ERR_IO, "model.safetensors", NULL);
+    snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
+    write_text(path, "not read");
+    expect_load_fails(dir, LP_ERR_UNSUPPORTED, "pytorch_model.bin", "tools/convert_hf_bin.py");
+    unlink(path);
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    write_text(path, "{}");
+    expect_load_fails(dir, LP_ERR_UNSUPPORTED, "sharded", NULL);
+    unlink(path);
     remove_dir(dir);
 }
 
