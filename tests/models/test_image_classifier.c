@@ -4,6 +4,7 @@
  * order, two sessions (fast and reference backends) on one model. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,42 @@ static file read_rel(const char *rel) {
     lp_error err = {0};
     CHECK_OK(lp_image_read_file(lp_test_source_path(rel, path, sizeof path), 0, &f.bytes, &f.size, &err), &err);
     return f;
+}
+
+/* Several workers, each with its own session, on one shared classifier. */
+typedef struct worker {
+    const lp_image_classifier *c;
+    const lp_image_input *in;
+    size_t n;
+    int64_t top1[8];
+    int failures;
+} worker;
+
+static void *work(void *arg) {
+    worker *w = arg;
+    lp_error err = {0};
+    lp_image_session *s;
+    if (lp_image_session_create(w->c, NULL, NULL, &s, &err) != LP_OK) {
+        w->failures++;
+        return NULL;
+    }
+    for (int round = 0; round < 3; round++) {
+        int64_t idx[8];
+        float score[8];
+        lp_image_result r[8];
+        for (size_t i = 0; i < w->n; i++) {
+            r[i].index = &idx[i];
+            r[i].score = &score[i];
+        }
+        if (lp_image_session_classify(s, w->in, w->n, 1, r, &err) != LP_OK) w->failures++;
+        for (size_t i = 0; i < w->n; i++) {
+            int64_t t = r[i].status == LP_OK ? r[i].index[0] : -1;
+            if (round == 0) w->top1[i] = t;
+            else if (w->top1[i] != t) w->failures++;
+        }
+    }
+    lp_image_session_free(s);
+    return NULL;
 }
 
 int main(void) {
@@ -106,6 +143,19 @@ int main(void) {
         lp_image_result r1 = {.index = i1, .score = s1};
         CHECK_OK(lp_image_session_classify(s2, &in[i], 1, K, &r1, &err), &err);
         CHECK(r1.status == LP_OK && r1.index[0] == res[i].index[0] && fabsf(r1.score[0] - res[i].score[0]) < 1e-5f);
+    }
+    /* Three threads with their own sessions agree with the batch above. */
+    worker wk[3];
+    pthread_t th[3];
+    for (int t = 0; t < 3; t++) {
+        wk[t] = (worker){.c = c, .in = in, .n = N};
+        CHECK(pthread_create(&th[t], NULL, work, &wk[t]) == 0);
+    }
+    for (int t = 0; t < 3; t++) {
+        pthread_join(th[t], NULL);
+        CHECK_MSG(wk[t].failures == 0, "worker %d: %d failures", t, wk[t].failures);
+        for (int i = 0; i < N; i++)
+            CHECK_MSG(wk[t].top1[i] == (file_of[i] < 0 ? -1 : res[i].index[0]), "worker %d item %d", t, i);
     }
     /* Bad arguments. */
     CHECK_FAILS(lp_image_session_classify(s, in, 1, 0, res, &err), LP_ERR_INVALID_ARG, &err, "top_k");
