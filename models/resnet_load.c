@@ -298,6 +298,9 @@ static lp_status load(lp_resnet *m, const char *dir, lp_error *err) {
     loader L = {.m = m, .path = path};
     if ((st = lp_safetensors_open(path, &L.st, err)) != LP_OK) {
         cJSON_Delete(cfg);
+        if (st == LP_ERR_IO)
+            return lp_fail(err, st, "ResNet weights must be %s (a .pth state dict converts with "
+                           "tools/convert_torchvision_resnet.py)", path);
         return st;
     }
     L.count = lp_safetensors_count(L.st);
