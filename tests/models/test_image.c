@@ -251,6 +251,38 @@ static void test_refusals(void) {
     lp_error_clear(&err);
     CHECK(img.rgb == NULL);
 
+    /* JPEG Huffman tables stb 2.27 does not check (found by fuzz_image): more
+     * than 256 codes in a table, and a scan using a table never defined. */
+    {
+        char jp[4096];
+        size_t jn;
+        uint8_t *j = (uint8_t *)slurp(lp_test_source_path("tests/fixtures/images/rgb_baseline.jpg", jp, sizeof jp), &jn);
+        CHECK(j != NULL);
+        size_t dht = 0, sos = 0;
+        for (size_t i = 2; j && i + 1 < jn && !sos; i++) {
+            if (j[i] == 0xFF && j[i + 1] == 0xC4 && !dht) dht = i;
+            if (j[i] == 0xFF && j[i + 1] == 0xDA) sos = i;
+        }
+        CHECK(dht && sos);
+        if (j && dht && sos) {
+            uint8_t *bad = malloc(jn);
+            memcpy(bad, j, jn);
+            for (int k = 0; k < 16; k++) bad[dht + 5 + k] = 0xFF; /* 16 x 255 codes */
+            CHECK_FAILS(lp_image_decode(bad, jn, NULL, &img, &err), LP_ERR_FORMAT, &err, "more than 256 codes");
+            lp_error_clear(&err);
+            memcpy(bad, j, jn);
+            bad[sos + 6] = 0x33; /* first component: DC and AC table 3, never defined */
+            CHECK_FAILS(lp_image_decode(bad, jn, NULL, &img, &err), LP_ERR_FORMAT, &err, "never defined");
+            lp_error_clear(&err);
+            /* PNM with a header number stb would overflow on */
+            const char pnm[] = "P5\n1\n66666666666666666666 9\n255\n";
+            CHECK_FAILS(lp_image_decode(pnm, sizeof pnm - 1, NULL, &img, &err), LP_ERR_FORMAT, &err, "9 digits");
+            lp_error_clear(&err);
+            free(bad);
+        }
+        free(j);
+    }
+
     /* A limit below a real image's size; then truncations and corruptions of
      * real files of every format: each must fail cleanly or decode, never crash. */
     const char *files[] = {"rgb_baseline.jpg", "rgb_progressive.jpg", "rgb8.png", "palette.png", "rgb16.png",
