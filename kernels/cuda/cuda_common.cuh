@@ -113,11 +113,18 @@ static inline unsigned lp_row_threads(int64_t n) {
     return t;
 }
 
-/* Grid size for a grid-stride loop over n elements. */
+/* Grid size for a grid-stride loop over n elements. The emulated build caps
+ * it low: each block costs a fiber per thread there, and a few blocks that
+ * loop many times test the grid-stride arithmetic better than one pass. */
+#ifdef EMU_LAUNCH
+#define LP_GRID_CAP 4
+#else
+#define LP_GRID_CAP (65535 * 8)
+#endif
 static inline unsigned lp_grid_1d(int64_t n, unsigned threads) {
     int64_t b = (n + threads - 1) / threads;
     if (b < 1) b = 1;
-    if (b > 65535 * 8) b = 65535 * 8;
+    if (b > LP_GRID_CAP) b = LP_GRID_CAP;
     return (unsigned)b;
 }
 

@@ -50,8 +50,11 @@
 #define EMU_TSAN(x)
 #define EMU_FN inline
 #endif
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && !defined(EMU_UCONTEXT)
-#define EMU_FAST 1  // 10x cheaper than swapcontext (no sigprocmask syscall); sanitizers need ucontext
+// lepton: the fast switch under ThreadSanitizer too (TSan tracks fibers through
+// __tsan_switch_to_fiber, not through the switch itself; the prototype's racy
+// probe kernels are still reported, see tests/cuda/README). ASan keeps ucontext.
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(EMU_UCONTEXT)
+#define EMU_FAST 1  // 10x cheaper than swapcontext (no sigprocmask syscall); ASan needs ucontext
 extern "C" void emu_swap(void** save_sp, void* to_sp);
 __asm__(".text\n.weak emu_swap\n.type emu_swap,@function\nemu_swap:\n pushq %rbp\n pushq %rbx\n"
         " pushq %r12\n pushq %r13\n pushq %r14\n pushq %r15\n movq %rsp,(%rdi)\n movq %rsi,%rsp\n"
@@ -129,6 +132,15 @@ EMU_FN void entry() {
   EMU_TSAN(__tsan_release(&blk->exit_sync));
   yield();  // never resumed
 }
+#ifndef EMU_FAST
+// lepton: getcontext "returns twice"; kept out of run_block's loop so GCC's
+// -Wclobbered (an error under -Werror in lepton's Asan build) has nothing to say
+__attribute__((noinline)) inline void make_context(Fiber& f, char* stack, size_t ss) {
+  getcontext(&f.ctx);
+  f.ctx.uc_stack.ss_sp = stack; f.ctx.uc_stack.ss_size = ss; f.ctx.uc_link = nullptr;
+  makecontext(&f.ctx, entry, 0);
+}
+#endif
 EMU_FN void run_block(Block& b, Sched mode, std::mt19937& rng) {
   if (__start_emu_smem) memset(__start_emu_smem, 0xFF, __stop_emu_smem - __start_emu_smem);
   if (!b.dyn.empty()) memset(b.dyn.data(), 0xFF, b.dyn.size());
@@ -143,9 +155,7 @@ EMU_FN void run_block(Block& b, Sched mode, std::mt19937& rng) {
     for (int r = 0; r < 6; ++r) *--sp = nullptr;
     f.sp = sp;
 #else
-    getcontext(&f.ctx);
-    f.ctx.uc_stack.ss_sp = b.stacks + i * ss; f.ctx.uc_stack.ss_size = ss; f.ctx.uc_link = nullptr;
-    makecontext(&f.ctx, entry, 0);
+    make_context(f, b.stacks + i * ss, ss);
 #endif
     f.done = false;
   }
@@ -175,6 +185,16 @@ EMU_FN void run_block(Block& b, Sched mode, std::mt19937& rng) {
     }
   }
 }
+#if defined(__SANITIZE_THREAD__)
+// lepton: TSan fibers are reused across launches (creating one costs far more
+// than running a small kernel thread). Each resume from the scheduler
+// synchronizes, so reuse adds no ordering that fresh fibers would not have.
+inline void* tsan_fiber(unsigned i) {
+  static thread_local std::vector<void*> pool;
+  while (pool.size() <= i) pool.push_back(__tsan_create_fiber(0));
+  return pool[i];
+}
+#endif
 template <class... P, class... A>
 void launch(void (*k)(P...), dim3 grid, dim3 block, size_t dyn_bytes, A&&... a) {
   static_assert(sizeof...(P) == sizeof...(A), "kernel argument count");
@@ -192,7 +212,7 @@ void launch(void (*k)(P...), dim3 grid, dim3 block, size_t dyn_bytes, A&&... a) 
   for (unsigned i = 0; i < n; ++i) {
     b.f[i].tid = make_uint3(i % block.x, i / block.x % block.y, i / (block.x * block.y));
     b.f[i].lane = i % 32; b.f[i].warp = i / 32;
-    EMU_TSAN(b.f[i].ts = __tsan_create_fiber(0));
+    EMU_TSAN(b.f[i].ts = tsan_fiber(i));
   }
   for (unsigned k2 = 0; k2 < b.w.size(); ++k2) {
     unsigned m = std::min(32u, n - 32 * k2);
@@ -207,7 +227,6 @@ void launch(void (*k)(P...), dim3 grid, dim3 block, size_t dyn_bytes, A&&... a) 
     for (unsigned y = 0; y < grid.y; ++y)
       for (unsigned x = 0; x < grid.x; ++x) { t_bidx = make_uint3(x, y, z); run_block(b, mode, rng); }
   blk = saved;
-  EMU_TSAN(for (Fiber& f : b.f) __tsan_destroy_fiber(f.ts));
 }
 }  // namespace emu
 #if defined(__SANITIZE_ADDRESS__)  // name the CUDA thread in ASan reports

@@ -24,6 +24,7 @@
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/cuda_runtime_glue.h"
+#include "kernels/op_dispatch.h"
 #include "kernels/ops.h"
 #include "tests/test_util.h"
 
@@ -44,6 +45,16 @@ static bool g_quick;
 static lp_rng g_rng;
 
 static const lp_dtype DTYPES[3] = {LP_F32, LP_F16, LP_BF16};
+static int g_ndt = 3; /* how many of DTYPES the next shape runs */
+
+/* A model-sized shape: every dtype normally; f32 only in quick (sanitizer)
+ * runs, which look for races and memory errors, not for rounding. */
+#define MODEL(call)                  \
+    do {                             \
+        g_ndt = g_quick ? 1 : 3;     \
+        call;                        \
+        g_ndt = 3;                   \
+    } while (0)
 static double tol_for(lp_dtype t) { return t == LP_F32 ? 1e-10 : t == LP_F16 ? 1e-6 : 1e-4; }
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -152,7 +163,7 @@ static float act_ref(lp_activation a, float x) {
 /* ---- layer norm ------------------------------------------------------- */
 
 static void test_layer_norm_shape(int64_t rows, int64_t d, bool affine) {
-    for (int di = 0; di < 3; di++) {
+    for (int di = 0; di < g_ndt; di++) {
         lp_dtype t = DTYPES[di];
         size_t n = (size_t)(rows * d);
         float *x = xmalloc(n * 4), *g = xmalloc(d * 4), *b = xmalloc(d * 4), *ref = xmalloc(n * 4);
@@ -194,8 +205,8 @@ static void test_layer_norm(void) {
     test_layer_norm_shape(5, 31, false);
     test_layer_norm_shape(4, 33, true);
     test_layer_norm_shape(2, 1000, true);
-    test_layer_norm_shape(g_quick ? 16 : 128, 768, true); /* BERT-base hidden */
-    test_layer_norm_shape(g_quick ? 2 : 8, 3072, true);   /* BERT-base intermediate */
+    MODEL(test_layer_norm_shape(g_quick ? 16 : 128, 768, true)); /* BERT-base hidden */
+    MODEL(test_layer_norm_shape(g_quick ? 2 : 8, 3072, true));   /* BERT-base intermediate */
 }
 
 /* ---- softmax ---------------------------------------------------------- */
@@ -215,7 +226,7 @@ static void test_softmax_shape(int nd, const int64_t *shape, const int64_t *mask
         if (fully_masked_row)
             for (int64_t j = 0; j < n; j++) mask[j] = -INFINITY; /* the first mask row */
     }
-    for (int di = 0; di < 3; di++) {
+    for (int di = 0; di < g_ndt; di++) {
         lp_dtype t = DTYPES[di];
         float *xr = xmalloc(total * 4);
         memcpy(xr, x, total * 4);
@@ -270,10 +281,10 @@ static void test_softmax(void) {
         test_softmax_shape(4, (int64_t[]){2, 3, 5, 37}, (int64_t[]){2, 1, 1, 37}, 0.125f, log, true);
         test_softmax_shape(3, (int64_t[]){3, 4, 33}, (int64_t[]){1, 4, 33}, 1.f, log, false);
         /* attention scores of BERT-base: [B, 12, 128, 128] with a padding mask */
-        test_softmax_shape(4, (int64_t[]){1, g_quick ? 2 : 12, 128, 128}, (int64_t[]){1, 1, 1, 128},
-                           0.125f, log, false);
+        MODEL(test_softmax_shape(4, (int64_t[]){1, g_quick ? 2 : 12, 128, 128}, (int64_t[]){1, 1, 1, 128},
+                                 0.125f, log, false));
         /* a translation vocabulary row */
-        test_softmax_shape(2, (int64_t[]){g_quick ? 1 : 3, 65001}, NULL, 1.f, log, false);
+        MODEL(test_softmax_shape(2, (int64_t[]){g_quick ? 1 : 3, 65001}, NULL, 1.f, log, false));
     }
 }
 
@@ -281,7 +292,7 @@ static void test_softmax(void) {
 
 static void test_unary_add(int64_t rows, int64_t cols) {
     size_t n = (size_t)(rows * cols);
-    for (int di = 0; di < 3; di++) {
+    for (int di = 0; di < g_ndt; di++) {
         lp_dtype t = DTYPES[di];
         float *a = xmalloc(n * 4), *b = xmalloc(cols * 4), *res = xmalloc(n * 4), *ref = xmalloc(n * 4);
         lp_rng_fill_normal(&g_rng, a, n, 2.f);
@@ -332,14 +343,14 @@ static void test_elementwise(void) {
     test_unary_add(1, 1);
     test_unary_add(1, 31);
     test_unary_add(7, 33);
-    test_unary_add(g_quick ? 8 : 128, 768);
-    test_unary_add(g_quick ? 2 : 128, 3072);
+    MODEL(test_unary_add(g_quick ? 8 : 128, 768));
+    MODEL(test_unary_add(g_quick ? 2 : 128, 3072));
 }
 
 /* ---- embedding and positions ------------------------------------------ */
 
 static void test_embedding_shape(int64_t vocab, int64_t d, int64_t count, bool i64) {
-    for (int di = 0; di < 3; di++) {
+    for (int di = 0; di < g_ndt; di++) {
         lp_dtype t = DTYPES[di];
         size_t tn = (size_t)(vocab * d), on = (size_t)(count * d);
         float *table = xmalloc(tn * 4), *ref = xmalloc(on * 4);
@@ -404,7 +415,7 @@ static void test_sinusoidal(int64_t s, int64_t d, int64_t offset) {
                 ref[p * d + j] = (float)sin(a);
                 ref[p * d + d / 2 + j] = (float)cos(a);
             }
-    for (int di = 0; di < 3; di++) {
+    for (int di = 0; di < g_ndt; di++) {
         lp_dtype t = DTYPES[di];
         void *ys = xmalloc(s * d * 4);
         lp_tensor cy = dev(lp_tensor_2d(ys, t, s, d));
@@ -423,11 +434,11 @@ static void test_embedding(void) {
     test_embedding_shape(1, 1, 1, false);
     test_embedding_shape(7, 5, 9, true);
     test_embedding_shape(100, 33, 31, false);
-    test_embedding_shape(g_quick ? 300 : 2000, 768, g_quick ? 16 : 128, false);
+    MODEL(test_embedding_shape(g_quick ? 300 : 2000, 768, g_quick ? 16 : 128, false));
     test_embedding_positions();
     test_sinusoidal(1, 2, 0);
     test_sinusoidal(7, 10, 5);
-    test_sinusoidal(g_quick ? 16 : 128, 512, 0); /* Marian d_model */
+    MODEL(test_sinusoidal(g_quick ? 16 : 128, 512, 0)); /* Marian d_model */
 }
 
 /* ---- casts: bit-exact ------------------------------------------------- */
@@ -500,7 +511,7 @@ static bool before(float a, int64_t i, float b, int64_t j) {
 }
 
 static void test_select_shape(int64_t rows, int64_t n, int64_t k, bool with_nan) {
-    for (int di = 0; di < 3; di++) {
+    for (int di = 0; di < g_ndt; di++) {
         lp_dtype t = DTYPES[di];
         size_t total = (size_t)(rows * n);
         float *x = xmalloc(total * 4);
@@ -556,7 +567,7 @@ static void test_select(void) {
     test_select_shape(3, 31, 31, false); /* k = n: a full sort */
     test_select_shape(3, 31, 5, true);
     test_select_shape(2, 1000, 5, false); /* ImageNet top-5 */
-    test_select_shape(g_quick ? 1 : 4, 65001, 8, false); /* beam 4 x 2 over the vocabulary */
+    MODEL(test_select_shape(g_quick ? 1 : 4, 65001, 8, false)); /* beam 4 x 2 over the vocabulary */
 }
 
 /* ---- attention -------------------------------------------------------- */
@@ -619,7 +630,7 @@ static void test_attention_case(att_case c) {
             for (int64_t j = 0; j < c.sk; j++) km[b * c.sk + j] = j < c.sk - b * (c.sk / 3 + 1); /* padding */
         if (c.b > 2) memset(km + 2 * c.sk, 0, c.sk); /* a row that sees no key: zeros */
     }
-    for (int di = 0; di < 3; di++) {
+    for (int di = 0; di < g_ndt; di++) {
         lp_dtype t = DTYPES[di];
         float *q = xmalloc(nq * 4), *k = xmalloc(nk * 4), *v = xmalloc(nv * 4), *ref = xmalloc(no * 4);
         lp_rng_fill_normal(&g_rng, q, nq, 1.f);
@@ -658,7 +669,7 @@ static void test_attention(void) {
     test_attention_case((att_case){2, 2, 1, 19, 32, 32, true, true, false});   /* one step, KV cache of 18 */
     test_attention_case((att_case){1, 2, 7, 40, 128, 128, false, true, true}); /* 7 new tokens after 33 */
     /* BERT-base: 12 heads x 64, S = 128, padding mask, [B, S, H, D] storage */
-    test_attention_case((att_case){g_quick ? 1 : 2, g_quick ? 2 : 12, 128, 128, 64, 64, true, false, true});
+    MODEL(test_attention_case((att_case){g_quick ? 1 : 2, g_quick ? 2 : 12, 128, 128, 64, 64, true, false, true}));
 }
 
 /* ---- pooling ---------------------------------------------------------- */
@@ -674,7 +685,7 @@ static void test_maxpool_case(int64_t n, int64_t c, int64_t h, int64_t w, lp_poo
     int64_t ho = pool_out(h, p.kernel_h, p.stride_h, p.pad_h, p.ceil_mode);
     int64_t wo = pool_out(w, p.kernel_w, p.stride_w, p.pad_w, p.ceil_mode);
     size_t ni = n * c * h * w, no = n * c * ho * wo;
-    for (int di = 0; di < 3; di++) {
+    for (int di = 0; di < g_ndt; di++) {
         lp_dtype t = DTYPES[di];
         float *x = xmalloc(ni * 4), *ref = xmalloc(no * 4);
         lp_rng_fill_normal(&g_rng, x, ni, 1.f);
@@ -707,7 +718,7 @@ static void test_maxpool_case(int64_t n, int64_t c, int64_t h, int64_t w, lp_poo
 
 static void test_avgpool_case(int64_t n, int64_t c, int64_t h, int64_t w) {
     size_t ni = n * c * h * w, no = n * c;
-    for (int di = 0; di < 3; di++) {
+    for (int di = 0; di < g_ndt; di++) {
         lp_dtype t = DTYPES[di];
         float *x = xmalloc(ni * 4), *ref = xmalloc(no * 4);
         lp_rng_fill_normal(&g_rng, x, ni, 1.f);
@@ -738,11 +749,11 @@ static void test_pooling(void) {
     test_maxpool_case(1, 2, 8, 8, (lp_pool2d_params){3, 3, 2, 2, 0, 0, true}); /* ceil mode */
     test_maxpool_case(1, 1, 5, 6, (lp_pool2d_params){2, 3, 1, 2, 1, 1, false});
     /* ResNet-50's stem pool: [1, 64, 112, 112] -> 56 x 56 */
-    test_maxpool_case(1, g_quick ? 8 : 64, 112, 112, (lp_pool2d_params){3, 3, 2, 2, 1, 1, false});
+    MODEL(test_maxpool_case(1, g_quick ? 8 : 64, 112, 112, (lp_pool2d_params){3, 3, 2, 2, 1, 1, false}));
     test_avgpool_case(1, 1, 1, 1);
     test_avgpool_case(2, 5, 3, 7);
-    test_avgpool_case(1, g_quick ? 256 : 2048, 7, 7); /* ResNet-50's head */
-    test_avgpool_case(1, g_quick ? 4 : 64, 112, 112);
+    MODEL(test_avgpool_case(1, g_quick ? 256 : 2048, 7, 7)); /* ResNet-50's head */
+    MODEL(test_avgpool_case(1, g_quick ? 4 : 64, 112, 112));
 }
 
 /* ---- the GEMM route through the table ---------------------------------- */
@@ -772,6 +783,11 @@ static void test_linear(int64_t rows, int64_t in, int64_t outf, lp_activation ac
     free(x), free(w), free(b), free(got), free(ref);
 }
 
+static void test_linears(void) {
+    test_linear(5, 33, 47, LP_ACT_GELU_ERF);  /* an activation cuBLASLt cannot fuse */
+    test_linear(16, 64, 40, LP_ACT_GELU_TANH); /* one it can */
+}
+
 int main(void) {
     const char *q = getenv("LP_EMU_QUICK");
     g_quick = q ? q[0] == '1' : SANITIZED;
@@ -782,16 +798,17 @@ int main(void) {
     lp_error err = {0};
     CHECK_OK(lp_ctx_init(&g_ref, lp_backend_cpu_ref(), NULL, &err), &err);
     CHECK_OK(lp_ctx_init(&g_cuda, CUDA, NULL, &err), &err);
-    test_layer_norm();
-    test_softmax();
-    test_elementwise();
-    test_embedding();
-    test_casts();
-    test_select();
-    test_attention();
-    test_pooling();
-    test_linear(5, 33, 47, LP_ACT_GELU_ERF);  /* an activation cuBLASLt cannot fuse */
-    test_linear(16, 64, 40, LP_ACT_GELU_TANH); /* one it can */
+    static const struct {
+        const char *name;
+        void (*fn)(void);
+    } sections[] = {{"layer_norm", test_layer_norm}, {"softmax", test_softmax},   {"elementwise", test_elementwise},
+                    {"embedding", test_embedding},   {"casts", test_casts},       {"argmax/topk", test_select},
+                    {"attention", test_attention},   {"pooling", test_pooling},   {"linear", test_linears}};
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+        uint64_t t0 = lp_now_ns();
+        sections[i].fn();
+        printf("%-12s %7.2f s\n", sections[i].name, (double)(lp_now_ns() - t0) / 1e9);
+    }
     lp_ctx_release(&g_ref);
     lp_ctx_release(&g_cuda);
     return lp_test_finish();
