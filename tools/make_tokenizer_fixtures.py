@@ -321,6 +321,13 @@ class SpmReference:
         # encode(out_type=str) would show the surface text of an unknown piece instead.
         return ids, [self.sp.id_to_piece(i) for i in ids]
 
+    def vocab_tokens(self, rec):
+        """Tokens as vocabulary pieces: HF's Unigram reports an unknown piece by its surface text."""
+        rec["tokens"] = [self.sp.id_to_piece(i) for i in rec["ids"]]
+        for o in rec.get("overflowing", []):
+            self.vocab_tokens(o)
+        return rec
+
     def agrees(self, text):
         return self.sp.encode(text) == self.hf.encode(text, add_special_tokens=False).ids
 
@@ -394,7 +401,7 @@ def run_spm(ref, inputs, pair, trunc, special, notes):
                 raise
             excluded[i] = str(e).split("\n")[0]
             continue
-        out.append((i, record(enc, pair, has_stride(trunc))))
+        out.append((i, ref.vocab_tokens(record(enc, pair, has_stride(trunc)))))
     set_truncation(ref.hf, None)
     return out, excluded
 
