@@ -20,6 +20,7 @@ Writes encoder.json and encoder.md under --out and prints the table.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -189,6 +190,7 @@ def main():
             f.write(f"| {r['model']} | {r['workload']} | {r['lepton_ms']:.1f} | {r['ort_ms']:.1f} | "
                     f"{r['torch_ms']:.1f} | {r['lepton_over_ort']:.2f} |\n")
     print(open(os.path.join(args.out, "encoder.md")).read())
+    shutil.rmtree(tmp, ignore_errors=True)  # the BERT-base copy and the ONNX files
     return 0
 
 
