@@ -44,8 +44,13 @@ bool tok_vec_grow(void **v, size_t *cap, size_t need, size_t elem);
 /* ------------------------------------------------------------------ vocab */
 
 /* String -> id map with an id -> string table. Strings live in one blob.
- * Sized up front; the hash of every key is kept beside its id so probing
- * rarely touches the strings. */
+ * Sized up front; each slot keeps the key's hash beside its id, so a probe
+ * touches one cache line and rarely compares strings. */
+typedef struct tok_slot {
+    uint32_t id1;  /* id + 1, 0 = empty */
+    uint32_t hash;
+} tok_slot;
+
 typedef struct tok_vocab {
     size_t count;       /* distinct strings */
     size_t id_cap;      /* size of the id -> string table (max id + 1) */
@@ -54,10 +59,14 @@ typedef struct tok_vocab {
     uint32_t *str_off;  /* by id; UINT32_MAX when the id has no string */
     uint32_t *str_len;
     uint32_t mask;      /* table size - 1 */
-    uint32_t *slot_id;  /* id + 1, 0 = empty */
-    uint32_t *slot_hash;
+    tok_slot *slots;
     size_t max_len;     /* longest key in bytes */
     bool dup_keeps_old; /* a repeated string leaves the old id its string */
+    /* By first char (code point & 0xFFFF, collisions merged): the longest key
+     * in bytes that starts with it, capped at 255 (255 = look further). It
+     * bounds the prefix scans of WordPiece and Unigram; `skip` bytes of a
+     * leading continuation prefix ("##") are looked past when building. */
+    uint8_t *first_max;
 } tok_vocab;
 
 static inline uint64_t tok_hash_init(void) { return 0xcbf29ce484222325ULL; }
@@ -77,6 +86,19 @@ void tok_vocab_free(tok_vocab *v);
 /* Adds (s, id). When s is already present the existing entry is replaced by
  * the new id (HF: later JSON keys win). Returns false on allocation failure. */
 bool tok_vocab_put(tok_vocab *v, const char *s, size_t n, uint32_t id);
+/* Adds (s, id) only when s is new: 1 added, 0 already present, -1 no memory. */
+int tok_vocab_put_new(tok_vocab *v, const char *s, size_t n, uint32_t id);
+/* Adds many entries at once, in order, with the semantics of tok_vocab_put
+ * (or, with dups_fail, of put_new: a repeated string stops the load and
+ * *dup is its index). Hashes are computed first and slots prefetched, so a
+ * large vocabulary loads without a cache miss per entry. -1 on no memory,
+ * 0 on a refused duplicate, 1 on success. */
+typedef struct tok_vocab_entry {
+    const char *s;
+    uint32_t n;
+    uint32_t id;
+} tok_vocab_entry;
+int tok_vocab_add_all(tok_vocab *v, const tok_vocab_entry *e, size_t n, bool dups_fail, size_t *dup);
 /* -1 when absent. `h` is tok_hash_final(tok_hash_bytes(init, s, n)). */
 int32_t tok_vocab_get_h(const tok_vocab *v, const char *s, size_t n, uint32_t h);
 int32_t tok_vocab_get(const tok_vocab *v, const char *s, size_t n);
@@ -84,6 +106,14 @@ int32_t tok_vocab_get(const tok_vocab *v, const char *s, size_t n);
 int32_t tok_vocab_get2_h(const tok_vocab *v, const char *a, size_t an, const char *b, size_t bn,
                          uint32_t h);
 const char *tok_vocab_str(const tok_vocab *v, uint32_t id, size_t *len);
+/* Builds first_max, looking past `skip_prefix` at the start of keys. */
+bool tok_vocab_build_first_max(tok_vocab *v, const char *skip_prefix, size_t skip_len);
+/* Longest key (bytes, after the skipped prefix) that can start with code point c. */
+static inline size_t tok_vocab_first_max(const tok_vocab *v, uint32_t c) {
+    if (!v->first_max) return v->max_len;
+    uint8_t m = v->first_max[c & 0xFFFF];
+    return m == 255 ? v->max_len : m;
+}
 
 /* ------------------------------------------------------- normalized string */
 

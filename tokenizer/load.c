@@ -96,6 +96,12 @@ void tok_model_finish(tok_model *m) {
         m->byte_ids[b] = tok_vocab_get(&m->vocab, name, 6);
     }
     if (!m->vocab_size) m->vocab_size = m->vocab.count;
+    /* The prefix filter only speeds up the models that scan prefixes; when it
+     * cannot be allocated they run without it. */
+    if (m->kind == TM_WORDPIECE)
+        tok_vocab_build_first_max(&m->vocab, m->prefix, m->prefix ? m->prefix_len : 0);
+    else if (m->kind == TM_UNIGRAM)
+        tok_vocab_build_first_max(&m->vocab, NULL, 0);
 }
 
 /* Runs the normalizer over an added token's content (HF normalized_cache). */

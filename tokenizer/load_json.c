@@ -10,12 +10,14 @@
 #include <string.h>
 
 #include "tokenizer/internal.h"
+#include "tokenizer/json_fast.h"
 
 typedef struct jctx {
     lp_tokenizer *tok;
     const char *name;
     lp_error *err;
     lp_status st;
+    tok_json_fast *fast_vocab, *fast_merges; /* pre-parsed model.vocab / merges, if any */
 } jctx;
 
 static bool fail(jctx *c, lp_status st, const char *path, const char *what) {
@@ -378,6 +380,13 @@ static bool parse_pretok(jctx *c, const cJSON *o, const char *path, tok_pretok *
 /* ------------------------------------------------------------------ model */
 
 static bool load_vocab_map(jctx *c, const cJSON *v, tok_vocab *voc) {
+    if (c->fast_vocab && c->fast_vocab->present) {
+        tok_json_fast *f = c->fast_vocab;
+        if (!f->is_map) return fail(c, LP_ERR_FORMAT, "model.vocab", "must be an object {token: id}");
+        if (!tok_vocab_init(voc, f->n, f->slen)) return oom(c);
+        if (tok_vocab_add_all(voc, f->entries, f->n, false, NULL) < 0) return oom(c);
+        return true;
+    }
     if (!cJSON_IsObject(v)) return fail(c, LP_ERR_FORMAT, "model.vocab", "must be an object {token: id}");
     size_t n = 0, bytes = 0;
     const cJSON *x;
@@ -398,7 +407,50 @@ static bool load_vocab_map(jctx *c, const cJSON *v, tok_vocab *voc) {
     return true;
 }
 
+static bool add_merge(jctx *c, tok_model *m, const char *a, size_t al, const char *b, size_t bl, size_t rank,
+                      char **buf, size_t *bufcap) {
+    char tmp[256];
+    int32_t ia = tok_vocab_get(&m->vocab, a, al), ib = tok_vocab_get(&m->vocab, b, bl);
+    size_t pl = m->prefix ? m->prefix_len : 0;
+    if (ia < 0 || ib < 0 || bl < pl) {
+        snprintf(tmp, sizeof tmp, "merge %zu: token '%.*s' is not in the vocabulary", rank + 1,
+                 (int)(ia < 0 ? (al > 60 ? 60 : al) : (bl > 60 ? 60 : bl)), ia < 0 ? a : b);
+        return fail(c, LP_ERR_FORMAT, "model.merges", tmp);
+    }
+    if (al + bl + 1 > *bufcap) {
+        size_t cap = (al + bl + 1) * 2;
+        char *nb = realloc(*buf, cap);
+        if (!nb) return oom(c);
+        *buf = nb;
+        *bufcap = cap;
+    }
+    memcpy(*buf, a, al);
+    memcpy(*buf + al, b + pl, bl - pl);
+    int32_t inew = tok_vocab_get(&m->vocab, *buf, al + bl - pl);
+    if (inew < 0) {
+        snprintf(tmp, sizeof tmp, "merge %zu: the merged token '%.*s' is not in the vocabulary", rank + 1,
+                 (int)((al + bl - pl) > 60 ? 60 : (al + bl - pl)), *buf);
+        return fail(c, LP_ERR_FORMAT, "model.merges", tmp);
+    }
+    if (!tok_bpe_add_merge(m, (uint32_t)ia, (uint32_t)ib, (uint32_t)rank, (uint32_t)inew)) return oom(c);
+    return true;
+}
+
 static bool load_merges(jctx *c, const cJSON *merges, tok_model *m) {
+    if (c->fast_merges && c->fast_merges->present) {
+        tok_json_fast *f = c->fast_merges;
+        if (!tok_bpe_init_merges(m, f->n / 2)) return oom(c);
+        char *buf = NULL;
+        size_t cap = 0;
+        for (size_t k = 0; k + 1 < f->n; k += 2)
+            if (!add_merge(c, m, f->entries[k].s, f->entries[k].n, f->entries[k + 1].s, f->entries[k + 1].n,
+                           k / 2, &buf, &cap)) {
+                free(buf);
+                return false;
+            }
+        free(buf);
+        return true;
+    }
     if (!cJSON_IsArray(merges)) return fail(c, LP_ERR_FORMAT, "model.merges", "must be an array");
     size_t n = (size_t)cJSON_GetArraySize(merges);
     if (!tok_bpe_init_merges(m, n)) return oom(c);
@@ -434,35 +486,9 @@ static bool load_merges(jctx *c, const cJSON *merges, tok_model *m) {
             snprintf(tmp, sizeof tmp, "merge %zu must be \"a b\" or [\"a\", \"b\"]", rank + 1);
             return fail(c, LP_ERR_FORMAT, "model.merges", tmp);
         }
-        int32_t ia = tok_vocab_get(&m->vocab, a, al), ib = tok_vocab_get(&m->vocab, b, bl);
-        size_t pl = m->prefix ? m->prefix_len : 0;
-        if (ia < 0 || ib < 0 || bl < pl) {
+        if (!add_merge(c, m, a, al, b, bl, rank, &buf, &bufcap)) {
             free(buf);
-            snprintf(tmp, sizeof tmp, "merge %zu: token '%.*s' is not in the vocabulary", rank + 1,
-                     (int)(ia < 0 ? (al > 60 ? 60 : al) : (bl > 60 ? 60 : bl)), ia < 0 ? a : b);
-            return fail(c, LP_ERR_FORMAT, "model.merges", tmp);
-        }
-        if (al + bl + 1 > bufcap) {
-            bufcap = (al + bl + 1) * 2;
-            char *nb = realloc(buf, bufcap);
-            if (!nb) {
-                free(buf);
-                return oom(c);
-            }
-            buf = nb;
-        }
-        memcpy(buf, a, al);
-        memcpy(buf + al, b + pl, bl - pl);
-        int32_t inew = tok_vocab_get(&m->vocab, buf, al + bl - pl);
-        if (inew < 0) {
-            snprintf(tmp, sizeof tmp, "merge %zu: the merged token '%.*s' is not in the vocabulary", rank + 1,
-                     (int)((al + bl - pl) > 60 ? 60 : (al + bl - pl)), buf);
-            free(buf);
-            return fail(c, LP_ERR_FORMAT, "model.merges", tmp);
-        }
-        if (!tok_bpe_add_merge(m, (uint32_t)ia, (uint32_t)ib, (uint32_t)rank, (uint32_t)inew)) {
-            free(buf);
-            return oom(c);
+            return false;
         }
         rank++;
     }
@@ -535,6 +561,29 @@ static bool parse_model(jctx *c, const cJSON *o, tok_model *m) {
     if (!strcmp(t, "Unigram")) {
         m->kind = TM_UNIGRAM;
         m->vocab.dup_keeps_old = true;
+        if (c->fast_vocab && c->fast_vocab->present) {
+            tok_json_fast *f = c->fast_vocab;
+            if (f->is_map) return fail(c, LP_ERR_FORMAT, "model.vocab", "Unigram needs a vocab array of [piece, score]");
+            if (!tok_vocab_init(&m->vocab, f->n, f->slen)) return oom(c);
+            m->vocab.dup_keeps_old = true;
+            if (tok_vocab_add_all(&m->vocab, f->entries, f->n, false, NULL) < 0) return oom(c);
+            m->scores = malloc((f->n ? f->n : 1) * sizeof *m->scores);
+            if (!m->scores) return oom(c);
+            m->min_score = INFINITY;
+            for (size_t k = 0; k < f->n; k++) {
+                m->scores[k] = f->scores[k];
+                if (f->scores[k] < m->min_score) m->min_score = f->scores[k];
+            }
+            m->vocab_size = f->n;
+            const cJSON *unk = field(o, "unk_id");
+            if (!is_null(unk)) {
+                int64_t u;
+                if (!as_index(unk, &u) || (size_t)u >= f->n)
+                    return fail(c, LP_ERR_FORMAT, "model.unk_id", "must be null or an index into the vocab");
+                m->unk_id = (int32_t)u;
+            }
+            return get_bool(c, o, "byte_fallback", false, "model", &m->byte_fallback);
+        }
         if (!cJSON_IsArray(vocab)) return fail(c, LP_ERR_FORMAT, "model.vocab", "Unigram needs a vocab array of [piece, score]");
         size_t n = (size_t)cJSON_GetArraySize(vocab), bytes = 0;
         const cJSON *x;
@@ -900,22 +949,36 @@ lp_status tok_load_json(const char *json, size_t len, const char *name, const ch
                         lp_tokenizer **out, lp_error *err) {
     (void)dir;
     *out = NULL;
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    tok_json_fast fv, fm;
+    char *copy = NULL;
+    bool fast = tok_json_fast_scan(json, len, &copy, &fv, &fm);
+    cJSON *root = cJSON_ParseWithLength(fast ? copy : json, len);
+    free(copy);
     if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t off = at && at >= json && at <= json + len ? (size_t)(at - json) : 0;
-        return lp_fail(err, LP_ERR_FORMAT, "%s: not valid JSON (error near byte %zu)", name, off);
+        if (fast) {
+            tok_json_fast_free(&fv);
+            tok_json_fast_free(&fm);
+        }
+        return lp_fail(err, LP_ERR_FORMAT, "%s: not valid JSON", name);
     }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
+        if (fast) {
+            tok_json_fast_free(&fv);
+            tok_json_fast_free(&fm);
+        }
         return lp_fail(err, LP_ERR_FORMAT, "%s: the top level must be a JSON object", name);
     }
     lp_tokenizer *tok = tok_new(name);
     if (!tok) {
         cJSON_Delete(root);
+        if (fast) {
+            tok_json_fast_free(&fv);
+            tok_json_fast_free(&fm);
+        }
         return lp_fail(err, LP_ERR_NOMEM, "out of memory");
     }
-    jctx c = {tok, name, err, LP_OK};
+    jctx c = {tok, name, err, LP_OK, fast ? &fv : NULL, fast ? &fm : NULL};
     const cJSON *v = field(root, "version");
     if (!is_null(v) && !(cJSON_IsString(v) && !strcmp(v->valuestring, "1.0"))) {
         fail(&c, LP_ERR_UNSUPPORTED, "version", "unknown tokenizer version (expected \"1.0\")");
@@ -954,6 +1017,10 @@ lp_status tok_load_json(const char *json, size_t len, const char *name, const ch
         goto done;
 done:
     cJSON_Delete(root);
+    if (fast) {
+        tok_json_fast_free(&fv);
+        tok_json_fast_free(&fm);
+    }
     if (c.st) {
         lp_tok_free(tok);
         return c.st;

@@ -20,6 +20,9 @@ typedef struct spm_norm {
     char *s;          /* normalized */
     size_t n;
     uint32_t *n2o;    /* n + 1 entries: original byte of each normalized byte */
+    bool identity;    /* only ' ' -> U+2581 and the dummy prefix: HF aligns it the same */
+    size_t prefix;    /* bytes of the dummy prefix at the start */
+    uint32_t first_char_end; /* original end of the first char */
 } spm_norm;
 
 typedef struct nbuf {
@@ -56,16 +59,20 @@ static void nb_add(nbuf *b, const char *s, size_t n, uint32_t orig) {
 
 /* sentencepiece Normalizer::NormalizePrefix. */
 static void normalize_prefix(const tok_spm *sp, const char *s, size_t len, const char **out,
-                             size_t *out_len, size_t *consumed) {
+                             size_t *out_len, size_t *consumed, bool *changed) {
     int32_t which;
-    size_t m = tok_matcher_longest(&sp->user, s, len, 0, &which);
+    size_t m = sp->user.present ? tok_matcher_longest(&sp->user, s, len, 0, &which) : 0;
     if (m) {
         *out = s;
         *out_len = m;
         *consumed = m;
+        *changed = true; /* HF splits user-defined symbols off as added tokens */
         return;
     }
-    if (sp->charsmap && tok_precompiled_prefix(sp->charsmap, s, len, out, out_len, consumed)) return;
+    if (sp->charsmap && tok_precompiled_prefix(sp->charsmap, s, len, out, out_len, consumed)) {
+        if (*out_len != *consumed || memcmp(*out, s, *consumed)) *changed = true;
+        return;
+    }
     /* one char (the input is valid UTF-8) */
     size_t l = (size_t)lp_tok_utf8_len((unsigned char)s[0]);
     if (l > len) l = len;
@@ -78,21 +85,26 @@ static bool spm_normalize(const tok_spm *sp, lp_tok_workspace *ws, const char *i
                           spm_norm *r) {
     nbuf b = {NULL, NULL, 0, 0, ws, false};
     size_t consumed = 0;
+    bool changed = !sp->escape_ws || sp->treat_ws_as_suffix;
     r->s = NULL;
     r->n = 0;
     r->n2o = NULL;
+    r->prefix = 0;
+    r->first_char_end = len ? (uint32_t)lp_tok_utf8_len((unsigned char)in[0]) : 0;
     if (len == 0) goto finish;
     if (sp->remove_extra_ws) {
         while (consumed < len) {
             const char *o;
             size_t ol, c;
-            normalize_prefix(sp, in + consumed, len - consumed, &o, &ol, &c);
+            normalize_prefix(sp, in + consumed, len - consumed, &o, &ol, &c, &changed);
             if (!(ol == 1 && o[0] == ' ')) break;
             consumed += c;
+            changed = true;
         }
     }
     if (consumed == len) goto finish;
     if (!sp->treat_ws_as_suffix && sp->add_dummy_prefix) {
+        r->prefix = sp->escape_ws ? 3 : 1;
         if (sp->escape_ws)
             nb_add(&b, SPACE_SYMBOL, 3, (uint32_t)consumed);
         else
@@ -102,10 +114,11 @@ static bool spm_normalize(const tok_spm *sp, lp_tok_workspace *ws, const char *i
     while (consumed < len) {
         const char *o;
         size_t ol, c;
-        normalize_prefix(sp, in + consumed, len - consumed, &o, &ol, &c);
+        normalize_prefix(sp, in + consumed, len - consumed, &o, &ol, &c, &changed);
         while (prev_space && ol && o[0] == ' ') {
             o++;
             ol--;
+            changed = true;
         }
         if (ol) {
             for (size_t k = 0; k < ol; k++) {
@@ -125,6 +138,7 @@ static bool spm_normalize(const tok_spm *sp, lp_tok_workspace *ws, const char *i
         while (b.n >= sl && !memcmp(b.s + b.n - sl, space, sl)) {
             b.n -= sl;
             consumed = b.o[b.n];
+            changed = true;
         }
     }
     if (sp->treat_ws_as_suffix && sp->add_dummy_prefix) {
@@ -143,6 +157,7 @@ finish:
         if (!b.s || !b.o) return false;
     }
     b.o[b.n] = (uint32_t)consumed; /* the end position */
+    r->identity = !changed;
     r->s = b.s;
     r->n = b.n;
     r->n2o = b.o;
@@ -203,9 +218,12 @@ static bool unigram_encode(const lp_tokenizer *tok, lp_tok_workspace *ws, const 
         first_at[b] = (uint32_t)nn;
         bool single = false;
         uint64_t h = tok_hash_init();
+        size_t fi = surf[b];
+        size_t bound = tok_vocab_first_max(v, lp_tok_utf8_next(s, &fi));
+        if (bound > maxlen) bound = maxlen;
         for (size_t e = b; e < nch;) {
             size_t bytes = surf[e + 1] - surf[b];
-            if (bytes > maxlen) break;
+            if (bytes > bound) break; /* no piece that long starts with this char */
             for (uint32_t k = surf[e]; k < surf[e + 1]; k++) h = tok_hash_step(h, (unsigned char)s[k]);
             e++;
             int32_t id = tok_vocab_get_h(v, s + surf[b], bytes, tok_hash_final(h));
@@ -442,6 +460,29 @@ static void to_chars(const uint32_t *charidx, uint32_t len, uint32_t s, uint32_t
     out[1] = (int32_t)(e < len ? charidx[e] : (e >= 1 && e - 1 < len ? charidx[e - 1] + 1 : charidx[s] + 1));
 }
 
+/* Original byte span of normalized bytes [b, e), as HF would report it. */
+static void orig_span(const spm_norm *nm, const tok_align *al, uint32_t b, uint32_t e, uint32_t *os,
+                      uint32_t *oe) {
+    if (al) {
+        *os = al[b].s;
+        *oe = al[e - 1].e;
+        return;
+    }
+    *os = nm->n2o[b];
+    if (!nm->identity) {
+        *oe = nm->n2o[e];
+        return;
+    }
+    /* identity: the dummy prefix stands for the first char (HF prepends it
+     * with that char's alignment); a span ends where the next char starts. */
+    if (e <= nm->prefix) {
+        *oe = nm->first_char_end;
+        return;
+    }
+    while (e < nm->n && ((unsigned char)nm->s[e] & 0xC0) == 0x80) e++;
+    *oe = nm->n2o[e];
+}
+
 /* HF's normalized text for this model (its conversion): normalizer, then the
  * Metaspace pre-tokenizer's replace and prepend. */
 static bool hf_normalized(const lp_tokenizer *tok, lp_tok_workspace *ws, const char *text, size_t len,
@@ -515,10 +556,12 @@ lp_status tok_spm_encode_sequence(const lp_tokenizer *tok, lp_tok_workspace *ws,
                                             : unigram_encode(tok, ws, nm.s, nm.n, &pieces, &np);
         if (!ok) return lp_fail(err, LP_ERR_NOMEM, "out of memory");
     }
-    /* Offsets: HF's alignments when its normalized text is the same. */
+    /* Offsets: when sentencepiece only escaped spaces and added the dummy
+     * prefix, HF's alignments follow from n2o directly; otherwise HF's
+     * normalization is run and its alignments used when the text agrees. */
     tok_nstr hf;
     const tok_align *al = NULL;
-    if (np) {
+    if (np && !nm.identity) {
         if (!hf_normalized(tok, ws, text, len, &hf)) return lp_fail(err, LP_ERR_NOMEM, "out of memory");
         if (hf.len == nm.n && !memcmp(hf.s, nm.s, nm.n)) al = hf.al;
     }
@@ -561,13 +604,7 @@ lp_status tok_spm_encode_sequence(const lp_tokenizer *tok, lp_tok_workspace *ws,
                  * byte tokens their own byte. */
                 uint32_t tb = sp->model_type == SPM_BPE ? x : b, te = sp->model_type == SPM_BPE ? x + 1 : e;
                 uint32_t os, oe;
-                if (al) {
-                    os = al[tb].s;
-                    oe = al[te - 1].e;
-                } else {
-                    os = nm.n2o[tb];
-                    oe = nm.n2o[te];
-                }
+                orig_span(&nm, al, tb, te, &os, &oe);
                 size_t vl = 0;
                 const char *v = tok_vocab_str(&tok->model.vocab, (uint32_t)bid, &vl);
                 out->ids[k] = bid;
@@ -583,13 +620,7 @@ lp_status tok_spm_encode_sequence(const lp_tokenizer *tok, lp_tok_workspace *ws,
         }
         if (unk && i > 0 && pieces[i - 1].id == sp->unk_id) continue; /* merged */
         uint32_t os, oe;
-        if (al) {
-            os = al[b].s;
-            oe = al[e - 1].e;
-        } else {
-            os = nm.n2o[b];
-            oe = nm.n2o[e];
-        }
+        orig_span(&nm, al, b, e, &os, &oe);
         size_t vl = 0;
         const char *v = tok_vocab_str(&tok->model.vocab, (uint32_t)p->id, &vl);
         out->ids[k] = p->id;
@@ -603,7 +634,7 @@ lp_status tok_spm_encode_sequence(const lp_tokenizer *tok, lp_tok_workspace *ws,
         k++;
     }
     out->n = k;
-    if (np && !al && sp->has_hf_model) {
+    if (np && !al && !nm.identity && sp->has_hf_model) {
         lp_status st = hf_offsets(tok, ws, &hf, charidx, (uint32_t)len, out, err);
         if (st) return st;
     }

@@ -263,7 +263,10 @@ lp_status tok_load_spm(const unsigned char *data, size_t len, const char *name, 
     s->types = ta_alloc(&tok->pool, npieces);
     const char **user = ta_alloc(&tok->pool, npieces * sizeof *user);
     size_t *user_len = malloc(npieces * sizeof *user_len);
-    if (!s->scores || !s->types || !user || !user_len || !tok_vocab_init(&m->vocab, npieces, bytes)) {
+    size_t *user_ids = malloc(npieces * sizeof *user_ids);
+    tok_vocab_entry *entries = malloc(npieces * sizeof *entries);
+    if (!s->scores || !s->types || !user || !user_len || !user_ids || !entries ||
+        !tok_vocab_init(&m->vocab, npieces, bytes)) {
         st = lp_fail(err, LP_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -304,15 +307,7 @@ lp_status tok_load_spm(const unsigned char *data, size_t len, const char *name, 
             st = bad(err, name, msg);
             goto done;
         }
-        if (tok_vocab_get(&m->vocab, (const char *)p.s, p.n) >= 0) {
-            snprintf(msg, sizeof msg, "piece %zu ('%.40s') is defined twice", id, (const char *)p.s);
-            st = bad(err, name, msg);
-            goto done;
-        }
-        if (!tok_vocab_put(&m->vocab, (const char *)p.s, p.n, (uint32_t)id)) {
-            st = lp_fail(err, LP_ERR_NOMEM, "out of memory");
-            goto done;
-        }
+        entries[id] = (tok_vocab_entry){(const char *)p.s, (uint32_t)p.n, (uint32_t)id};
         s->scores[id] = p.score;
         s->types[id] = (uint8_t)p.type;
         if (p.type == SPM_UNKNOWN) {
@@ -338,12 +333,28 @@ lp_status tok_load_spm(const unsigned char *data, size_t len, const char *name, 
             }
             byte_found[v] = true;
         }
-        if (p.type == SPM_USER) {
-            user[s->nuser] = tok_vocab_str(&m->vocab, (uint32_t)id, &user_len[s->nuser]);
-            s->nuser++;
-        }
+        if (p.type == SPM_USER) user_ids[s->nuser++] = id;
         id++;
     }
+    if (b.bad || id != npieces) {
+        st = bad(err, name, "truncated or corrupt protobuf");
+        goto done;
+    }
+    /* All pieces at once (a repeated piece is an error, as in sentencepiece). */
+    size_t dup = 0;
+    int added = tok_vocab_add_all(&m->vocab, entries, npieces, true, &dup);
+    if (added < 0) {
+        st = lp_fail(err, LP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (added == 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "piece %zu ('%.*s') is defined twice", dup,
+                 (int)(entries[dup].n > 40 ? 40 : entries[dup].n), entries[dup].s);
+        st = bad(err, name, msg);
+        goto done;
+    }
+    for (size_t u = 0; u < s->nuser; u++) user[u] = tok_vocab_str(&m->vocab, (uint32_t)user_ids[u], &user_len[u]);
     if (s->unk_id < 0) {
         st = bad(err, name, "no unknown piece (<unk>) is defined");
         goto done;
@@ -416,6 +427,8 @@ lp_status tok_load_spm(const unsigned char *data, size_t len, const char *name, 
     tok->defaults.add_special_tokens = true;
 done:
     free(user_len);
+    free(user_ids);
+    free(entries);
     if (st) {
         lp_tok_free(tok);
         return st;

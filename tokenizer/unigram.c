@@ -62,10 +62,13 @@ lp_status tok_unigram_tokenize(const tok_model *m, lp_tok_workspace *ws, const c
         if (start + mblen > len) mblen = len - start;
         bool single = false;
         uint64_t h = tok_hash_init();
+        size_t fi = start;
+        size_t bound = tok_vocab_first_max(&m->vocab, lp_tok_utf8_next(s, &fi));
+        if (bound > maxlen) bound = maxlen;
         for (uint32_t end = start; end < len;) {
             uint32_t l = (uint32_t)lp_tok_utf8_len((unsigned char)s[end]);
             if (end + l > len) l = len - end;
-            if ((size_t)(end + l - start) > maxlen) break;
+            if ((size_t)(end + l - start) > bound) break;
             for (uint32_t k = 0; k < l; k++) h = tok_hash_step(h, (unsigned char)s[end + k]);
             end += l;
             int32_t id = tok_vocab_get_h(&m->vocab, s + start, end - start, tok_hash_final(h));

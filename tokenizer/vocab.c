@@ -21,14 +21,13 @@ bool tok_vocab_init(tok_vocab *v, size_t expected_count, size_t expected_bytes) 
     size_t cap = 64;
     while (cap < expected_count * 2) cap *= 2;
     v->mask = (uint32_t)(cap - 1);
-    v->slot_id = calloc(cap, sizeof *v->slot_id);
-    v->slot_hash = malloc(cap * sizeof *v->slot_hash);
+    v->slots = calloc(cap, sizeof *v->slots);
     v->blob_cap = expected_bytes + expected_count + 64;
     v->blob = malloc(v->blob_cap);
     v->id_cap = expected_count ? expected_count : 16;
     v->str_off = malloc(v->id_cap * sizeof *v->str_off);
     v->str_len = malloc(v->id_cap * sizeof *v->str_len);
-    if (!v->slot_id || !v->slot_hash || !v->blob || !v->str_off || !v->str_len) {
+    if (!v->slots || !v->blob || !v->str_off || !v->str_len) {
         tok_vocab_free(v);
         return false;
     }
@@ -37,8 +36,8 @@ bool tok_vocab_init(tok_vocab *v, size_t expected_count, size_t expected_bytes) 
 }
 
 void tok_vocab_free(tok_vocab *v) {
-    free(v->slot_id);
-    free(v->slot_hash);
+    free(v->first_max);
+    free(v->slots);
     free(v->blob);
     free(v->str_off);
     free(v->str_len);
@@ -47,23 +46,16 @@ void tok_vocab_free(tok_vocab *v) {
 
 static bool rehash(tok_vocab *v) {
     size_t cap = ((size_t)v->mask + 1) * 2;
-    uint32_t *ids = calloc(cap, sizeof *ids), *hs = malloc(cap * sizeof *hs);
-    if (!ids || !hs) {
-        free(ids);
-        free(hs);
-        return false;
-    }
+    tok_slot *t = calloc(cap, sizeof *t);
+    if (!t) return false;
     for (size_t i = 0; i <= v->mask; i++) {
-        if (!v->slot_id[i]) continue;
-        size_t j = v->slot_hash[i] & (cap - 1);
-        while (ids[j]) j = (j + 1) & (cap - 1);
-        ids[j] = v->slot_id[i];
-        hs[j] = v->slot_hash[i];
+        if (!v->slots[i].id1) continue;
+        size_t j = v->slots[i].hash & (cap - 1);
+        while (t[j].id1) j = (j + 1) & (cap - 1);
+        t[j] = v->slots[i];
     }
-    free(v->slot_id);
-    free(v->slot_hash);
-    v->slot_id = ids;
-    v->slot_hash = hs;
+    free(v->slots);
+    v->slots = t;
     v->mask = (uint32_t)(cap - 1);
     return true;
 }
@@ -83,27 +75,24 @@ static bool grow_ids(tok_vocab *v, uint32_t id) {
     return true;
 }
 
-bool tok_vocab_put(tok_vocab *v, const char *s, size_t n, uint32_t id) {
-    if (id >= 0x7FFFFFFFu || n >= 0x7FFFFFFFu) return false;
-    if ((v->count + 1) * 2 > (size_t)v->mask + 1 && !rehash(v)) return false;
-    uint32_t h = hash_of(s, n);
+/* Finds s: returns its slot, or the empty slot where it would go (*found false). */
+static size_t find_slot(const tok_vocab *v, const char *s, size_t n, uint32_t h, bool *found) {
     size_t j = h & v->mask;
-    while (v->slot_id[j]) {
-        uint32_t old = v->slot_id[j] - 1;
-        if (v->slot_hash[j] == h && v->str_len[old] == n &&
-            !memcmp(v->blob + v->str_off[old], s, n)) {
-            /* Same string again: the later id wins, as with a JSON map. HF's
-             * id -> token table then forgets the old id (WordPiece, BPE,
-             * WordLevel) or keeps it (Unigram's list). */
-            if (!grow_ids(v, id)) return false;
-            v->str_off[id] = v->str_off[old];
-            if (!v->dup_keeps_old && old != id) v->str_off[old] = UINT32_MAX;
-            v->str_len[id] = (uint32_t)n;
-            v->slot_id[j] = id + 1;
-            return true;
+    while (v->slots[j].id1) {
+        if (v->slots[j].hash == h) {
+            uint32_t id = v->slots[j].id1 - 1;
+            if (v->str_len[id] == n && !memcmp(v->blob + v->str_off[id], s, n)) {
+                *found = true;
+                return j;
+            }
         }
         j = (j + 1) & v->mask;
     }
+    *found = false;
+    return j;
+}
+
+static bool insert_at(tok_vocab *v, size_t j, const char *s, size_t n, uint32_t id, uint32_t h) {
     if (!grow_ids(v, id)) return false;
     if (v->blob_len + n + 1 > v->blob_cap) {
         size_t cap = v->blob_cap * 2 + n + 1;
@@ -118,34 +107,99 @@ bool tok_vocab_put(tok_vocab *v, const char *s, size_t n, uint32_t id) {
     v->str_off[id] = (uint32_t)v->blob_len;
     v->str_len[id] = (uint32_t)n;
     v->blob_len += n + 1;
-    v->slot_id[j] = id + 1;
-    v->slot_hash[j] = h;
+    v->slots[j] = (tok_slot){id + 1, h};
     v->count++;
     if (n > v->max_len) v->max_len = n;
     return true;
 }
 
-int32_t tok_vocab_get_h(const tok_vocab *v, const char *s, size_t n, uint32_t h) {
-    if (!v->slot_id) return -1;
-    size_t j = h & v->mask;
-    while (v->slot_id[j]) {
-        if (v->slot_hash[j] == h) {
-            uint32_t id = v->slot_id[j] - 1;
-            if (v->str_len[id] == n && !memcmp(v->blob + v->str_off[id], s, n)) return (int32_t)id;
-        }
-        j = (j + 1) & v->mask;
+int tok_vocab_add_all(tok_vocab *v, const tok_vocab_entry *e, size_t n, bool dups_fail, size_t *dup) {
+    if (!n) return 1;
+    /* Size the table for everything first: no rehash in the loop. */
+    while ((v->count + n) * 2 > (size_t)v->mask + 1)
+        if (!rehash(v)) return -1;
+    size_t need_blob = v->blob_len;
+    uint32_t max_id = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].id >= 0x7FFFFFFFu || e[i].n >= 0x7FFFFFFFu) return -1;
+        need_blob += e[i].n + 1;
+        if (e[i].id > max_id) max_id = e[i].id;
     }
-    return -1;
+    if (need_blob > v->blob_cap) {
+        char *b = realloc(v->blob, need_blob);
+        if (!b) return -1;
+        v->blob = b;
+        v->blob_cap = need_blob;
+    }
+    if (!grow_ids(v, max_id)) return -1;
+    uint32_t *hs = malloc(n * sizeof *hs);
+    if (!hs) return -1;
+    for (size_t i = 0; i < n; i++) hs[i] = hash_of(e[i].s, e[i].n);
+    enum { AHEAD = 16 };
+    for (size_t i = 0; i < n && i < AHEAD; i++) __builtin_prefetch(&v->slots[hs[i] & v->mask], 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n) __builtin_prefetch(&v->slots[hs[i + AHEAD] & v->mask], 1);
+        bool found;
+        size_t j = find_slot(v, e[i].s, e[i].n, hs[i], &found);
+        if (!found) {
+            if (!insert_at(v, j, e[i].s, e[i].n, e[i].id, hs[i])) {
+                free(hs);
+                return -1;
+            }
+            continue;
+        }
+        if (dups_fail) {
+            if (dup) *dup = i;
+            free(hs);
+            return 0;
+        }
+        uint32_t old = v->slots[j].id1 - 1;
+        v->str_off[e[i].id] = v->str_off[old];
+        v->str_len[e[i].id] = e[i].n;
+        if (!v->dup_keeps_old && old != e[i].id) v->str_off[old] = UINT32_MAX;
+        v->slots[j].id1 = e[i].id + 1;
+    }
+    free(hs);
+    return 1;
+}
+
+int tok_vocab_put_new(tok_vocab *v, const char *s, size_t n, uint32_t id) {
+    if (id >= 0x7FFFFFFFu || n >= 0x7FFFFFFFu) return -1;
+    if ((v->count + 1) * 2 > (size_t)v->mask + 1 && !rehash(v)) return -1;
+    uint32_t h = hash_of(s, n);
+    bool found;
+    size_t j = find_slot(v, s, n, h, &found);
+    if (found) return 0;
+    return insert_at(v, j, s, n, id, h) ? 1 : -1;
+}
+
+bool tok_vocab_put(tok_vocab *v, const char *s, size_t n, uint32_t id) {
+    if (id >= 0x7FFFFFFFu || n >= 0x7FFFFFFFu) return false;
+    if ((v->count + 1) * 2 > (size_t)v->mask + 1 && !rehash(v)) return false;
+    uint32_t h = hash_of(s, n);
+    bool found;
+    size_t j = find_slot(v, s, n, h, &found);
+    if (!found) return insert_at(v, j, s, n, id, h);
+    /* Same string again: the later id wins, as with a JSON map. HF's id ->
+     * token table then forgets the old id (WordPiece, BPE, WordLevel) or
+     * keeps it (Unigram's list). */
+    uint32_t old = v->slots[j].id1 - 1;
+    if (!grow_ids(v, id)) return false;
+    v->str_off[id] = v->str_off[old];
+    v->str_len[id] = (uint32_t)n;
+    if (!v->dup_keeps_old && old != id) v->str_off[old] = UINT32_MAX;
+    v->slots[j].id1 = id + 1;
+    return true;
 }
 
 int32_t tok_vocab_get2_h(const tok_vocab *v, const char *a, size_t an, const char *b, size_t bn,
                          uint32_t h) {
-    if (!v->slot_id) return -1;
+    if (!v->slots) return -1;
     size_t n = an + bn;
     size_t j = h & v->mask;
-    while (v->slot_id[j]) {
-        if (v->slot_hash[j] == h) {
-            uint32_t id = v->slot_id[j] - 1;
+    while (v->slots[j].id1) {
+        if (v->slots[j].hash == h) {
+            uint32_t id = v->slots[j].id1 - 1;
             const char *str = v->blob + v->str_off[id];
             if (v->str_len[id] == n && !memcmp(str, a, an) && !memcmp(str + an, b, bn))
                 return (int32_t)id;
@@ -153,6 +207,13 @@ int32_t tok_vocab_get2_h(const tok_vocab *v, const char *a, size_t an, const cha
         j = (j + 1) & v->mask;
     }
     return -1;
+}
+
+int32_t tok_vocab_get_h(const tok_vocab *v, const char *s, size_t n, uint32_t h) {
+    if (!v->slots) return -1;
+    bool found;
+    size_t j = find_slot(v, s, n, h, &found);
+    return found ? (int32_t)(v->slots[j].id1 - 1) : -1;
 }
 
 int32_t tok_vocab_get(const tok_vocab *v, const char *s, size_t n) {
@@ -163,4 +224,26 @@ const char *tok_vocab_str(const tok_vocab *v, uint32_t id, size_t *len) {
     if (id >= v->id_cap || v->str_off[id] == UINT32_MAX) return NULL;
     if (len) *len = v->str_len[id];
     return v->blob + v->str_off[id];
+}
+
+bool tok_vocab_build_first_max(tok_vocab *v, const char *skip, size_t skip_len) {
+    free(v->first_max);
+    v->first_max = calloc(65536, 1);
+    if (!v->first_max) return false;
+    for (size_t id = 0; id < v->id_cap; id++) {
+        if (v->str_off[id] == UINT32_MAX) continue;
+        const char *s = v->blob + v->str_off[id];
+        size_t n = v->str_len[id];
+        if (skip_len && n > skip_len && !memcmp(s, skip, skip_len)) {
+            s += skip_len;
+            n -= skip_len;
+        }
+        if (!n) continue;
+        size_t i = 0;
+        uint32_t c = lp_tok_utf8_next(s, &i);
+        uint8_t *m = &v->first_max[c & 0xFFFF];
+        size_t cap = n >= 255 ? 255 : n;
+        if (cap > *m) *m = (uint8_t)cap;
+    }
+    return true;
 }

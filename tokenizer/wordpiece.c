@@ -39,9 +39,11 @@ lp_status tok_wordpiece_tokenize(const tok_model *m, lp_tok_workspace *ws, const
         size_t plen = start > 0 ? m->prefix_len : 0;
         uint64_t h = start > 0 ? prefix_h : tok_hash_init();
         uint32_t nb = 0;
+        size_t first_i = start;
+        size_t bound = tok_vocab_first_max(&m->vocab, lp_tok_utf8_next(s, &first_i));
         for (uint32_t i = start; i < len;) {
             uint32_t l = (uint32_t)lp_tok_utf8_len((unsigned char)s[i]);
-            if (plen + (i + l - start) > m->vocab.max_len) break;
+            if (i + l - start > bound) break; /* no key that long starts with this char */
             for (uint32_t k = 0; k < l; k++) h = tok_hash_step(h, (unsigned char)s[i + k]);
             i += l;
             ends[nb] = i;
