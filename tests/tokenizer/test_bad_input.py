@@ -58,7 +58,8 @@ def require_good_line_works(lepton, name, good, expected):
 
 def check_no_crash(proc):
     crash = sanitizer_or_crash(proc)
-    assert crash is None, crash
+    if crash:
+        pytest.fail(crash, pytrace=False)
 
 
 def is_encoding_or_error(obj):
