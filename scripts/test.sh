@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds, runs the whole suite, then
-# runs it again under AddressSanitizer + UBSan, then the fuzz targets briefly.
-# .ci/run calls exactly this. Build trees: build/, build-asan/, build-fuzz/.
+# runs it again under AddressSanitizer + UBSan, runs the CUDA kernels emulated on the
+# CPU under ThreadSanitizer, then the fuzz targets briefly.
+# .ci/run calls exactly this. Build trees: build/, build-asan/, build-cuda-tsan/, build-fuzz/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,12 @@ cmake --build build-asan -j "$JOBS"
 step "tests (asan+ubsan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$JOBS"
+
+step "cuda kernels under ThreadSanitizer (emulated on the CPU)"
+# One schedule suffices: TSan finds races from happens-before, not from the order.
+cmake -S . -B build-cuda-tsan -DCMAKE_BUILD_TYPE=Release -DLP_CUDA_EMU_SANITIZE=thread >/dev/null
+cmake --build build-cuda-tsan -j "$JOBS" --target lp_cuda_emu_tests
+ctest --test-dir build-cuda-tsan -R '^cuda\.emu$' --output-on-failure
 
 step "fuzz targets (${FUZZ_SECONDS}s each)"
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLP_FUZZ=ON \
