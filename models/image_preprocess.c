@@ -140,6 +140,10 @@ lp_status lp_image_preprocess_pixels(const lp_image_preprocess *p, const lp_imag
     resized_size(p, img->height, img->width, &rh, &rw);
     lp_image resized = {0};
     const lp_image *cur = img;
+    if (p->center_crop && (rh != img->height || rw != img->width) && p->crop_h <= rh && p->crop_w <= rw)
+        /* Resize only the window the crop keeps: the same pixels, less work. */
+        return lp_image_resize_crop(img, rw, rh, p->resample, crop_offset(p->crop_rounding, rw, p->crop_w),
+                                    crop_offset(p->crop_rounding, rh, p->crop_h), p->crop_w, p->crop_h, out, err);
     if (rh != img->height || rw != img->width) {
         st = lp_image_resize(img, rw, rh, p->resample, &resized, err);
         if (st != LP_OK) return st;

@@ -106,21 +106,26 @@ static void coeffs_free(coeffs *c) {
     free(c->k);
 }
 
-static lp_status coeffs_make(int in_size, int out_size, const filter *f, coeffs *c, lp_error *err) {
+/* Coefficients of outputs first .. first + count - 1 of an in_size -> out_size
+ * resize (an output's weights depend only on its own index, so a cropped
+ * resize computes exactly the pixels a full one would). */
+static lp_status coeffs_make(int in_size, int out_size, int first, int count, const filter *f, coeffs *c,
+                             lp_error *err) {
     memset(c, 0, sizeof *c);
     double scale = (double)in_size / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = f->support * filterscale;
     c->ksize = (int)ceil(support) * 2 + 1;
     double *w = malloc(sizeof(double) * (size_t)c->ksize);
-    c->bounds = malloc(sizeof(int) * 2 * (size_t)out_size);
-    c->k = malloc(sizeof(int32_t) * (size_t)c->ksize * (size_t)out_size);
+    c->bounds = malloc(sizeof(int) * 2 * (size_t)count);
+    c->k = malloc(sizeof(int32_t) * (size_t)c->ksize * (size_t)count);
     if (!w || !c->bounds || !c->k) {
         free(w);
         coeffs_free(c);
         return lp_fail(err, LP_ERR_NOMEM, "out of memory for resize coefficients (%d -> %d)", in_size, out_size);
     }
-    for (int xx = 0; xx < out_size; xx++) {
+    for (int o = 0; o < count; o++) {
+        const int xx = first + o;
         double center = (xx + 0.5) * scale;
         double ss = 1.0 / filterscale;
         int xmin = (int)(center - support + 0.5);
@@ -133,13 +138,13 @@ static lp_status coeffs_make(int in_size, int out_size, const filter *f, coeffs 
             w[x] = f->fn((x + xmin - center + 0.5) * ss);
             ww += w[x];
         }
-        int32_t *k = c->k + (size_t)xx * c->ksize;
+        int32_t *k = c->k + (size_t)o * c->ksize;
         for (int x = 0; x < c->ksize; x++) {
             double v = x < xmax ? (ww != 0.0 ? w[x] / ww : w[x]) : 0.0;
             k[x] = (int32_t)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS) : 0.5 + v * (1 << PRECISION_BITS));
         }
-        c->bounds[xx * 2] = xmin;
-        c->bounds[xx * 2 + 1] = xmax;
+        c->bounds[o * 2] = xmin;
+        c->bounds[o * 2 + 1] = xmax;
     }
     free(w);
     return LP_OK;
@@ -173,29 +178,30 @@ static void pass_horizontal(const uint8_t *src, int sw, int row0, int rows, uint
     }
 }
 
-/* src rows are offset so that source row bounds[0] - row_shift is src row 0. */
-static void pass_vertical(const uint8_t *src, int w, int row_shift, uint8_t *dst, int dh, const coeffs *c) {
-    const size_t stride = (size_t)w * 3;
+/* Source row r is src + (r - row_shift) * src_stride; dst rows are w pixels. */
+static void pass_vertical(const uint8_t *src, size_t src_stride, int w, int row_shift, uint8_t *dst, int dh,
+                          const coeffs *c) {
+    const size_t row = (size_t)w * 3;
     for (int yy = 0; yy < dh; yy++) {
         const int ymin = c->bounds[yy * 2] - row_shift, n = c->bounds[yy * 2 + 1];
         const int32_t *k = c->k + (size_t)yy * c->ksize;
-        uint8_t *d = dst + (size_t)yy * stride;
-        for (size_t i = 0; i < stride; i++) {
+        uint8_t *d = dst + (size_t)yy * row;
+        for (size_t i = 0; i < row; i++) {
             int64_t s = 1 << (PRECISION_BITS - 1);
-            for (int y = 0; y < n; y++) s += src[(size_t)(y + ymin) * stride + i] * k[y];
+            for (int y = 0; y < n; y++) s += src[(size_t)(y + ymin) * src_stride + i] * k[y];
             d[i] = clip8(s);
         }
     }
 }
 
-static lp_status resize_nearest(const lp_image *in, lp_image *out) {
+static lp_status resize_nearest(const lp_image *in, int out_w, int out_h, int x0, int y0, lp_image *out) {
     /* PIL's affine nearest: source = (int)(scale / 2 + scale * x). */
-    const double sx = (double)in->width / out->width, sy = (double)in->height / out->height;
+    const double sx = (double)in->width / out_w, sy = (double)in->height / out_h;
     for (int y = 0; y < out->height; y++) {
-        int iy = (int)(sy * 0.5 + sy * y);
+        int iy = (int)(sy * 0.5 + sy * (y + y0));
         if (iy >= in->height) iy = in->height - 1;
         for (int x = 0; x < out->width; x++) {
-            int ix = (int)(sx * 0.5 + sx * x);
+            int ix = (int)(sx * 0.5 + sx * (x + x0));
             if (ix >= in->width) ix = in->width - 1;
             memcpy(out->rgb + ((size_t)y * out->width + x) * 3, in->rgb + ((size_t)iy * in->width + ix) * 3, 3);
         }
@@ -205,65 +211,73 @@ static lp_status resize_nearest(const lp_image *in, lp_image *out) {
 
 lp_status lp_image_resize(const lp_image *in, int out_w, int out_h, lp_image_resample r, lp_image *out,
                           lp_error *err) {
+    return lp_image_resize_crop(in, out_w, out_h, r, 0, 0, out_w, out_h, out, err);
+}
+
+lp_status lp_image_resize_crop(const lp_image *in, int out_w, int out_h, lp_image_resample r, int x0, int y0,
+                               int cw, int ch, lp_image *out, lp_error *err) {
     memset(out, 0, sizeof *out);
     if (!in || !in->rgb || in->width <= 0 || in->height <= 0)
         return lp_fail(err, LP_ERR_INVALID_ARG, "resize: empty input image");
-    /* Extreme aspect ratios resize to long thin images before the crop, as in
-     * torchvision: allowed while the result stays within the decode limit. */
+    /* Extreme aspect ratios resize to long thin images, as in torchvision:
+     * allowed while the result stays within the decode limit. */
     if (out_w <= 0 || out_h <= 0 || out_w > (1 << 20) || out_h > (1 << 20) ||
         (uint64_t)out_w * (uint64_t)out_h > LP_IMAGE_DEFAULT_MAX_PIXELS)
         return lp_fail(err, LP_ERR_INVALID_ARG,
                        "resize: target size %dx%d is too large (at most 2^20 a side and %llu pixels); "
                        "the image's aspect ratio is too extreme",
                        out_w, out_h, (unsigned long long)LP_IMAGE_DEFAULT_MAX_PIXELS);
+    if (x0 < 0 || y0 < 0 || cw <= 0 || ch <= 0 || x0 > out_w - cw || y0 > out_h - ch)
+        return lp_fail(err, LP_ERR_INVALID_ARG, "resize: window %dx%d at (%d, %d) is outside %dx%d", cw, ch, x0, y0,
+                       out_w, out_h);
     const filter *f = filter_for(r);
     if (!f && r != LP_RESAMPLE_NEAREST)
         return lp_fail(err, LP_ERR_INVALID_ARG, "resize: unknown resample filter %d", (int)r);
-    out->rgb = malloc((size_t)out_w * out_h * 3);
-    if (!out->rgb) return lp_fail(err, LP_ERR_NOMEM, "out of memory for a %dx%d image", out_w, out_h);
-    out->width = out_w;
-    out->height = out_h;
+    out->rgb = malloc((size_t)cw * ch * 3);
+    if (!out->rgb) return lp_fail(err, LP_ERR_NOMEM, "out of memory for a %dx%d image", cw, ch);
+    out->width = cw;
+    out->height = ch;
+    const size_t in_stride = (size_t)in->width * 3;
     if (out_w == in->width && out_h == in->height) { /* PIL copies */
-        memcpy(out->rgb, in->rgb, (size_t)out_w * out_h * 3);
+        for (int y = 0; y < ch; y++)
+            memcpy(out->rgb + (size_t)y * cw * 3, in->rgb + (size_t)(y + y0) * in_stride + (size_t)x0 * 3,
+                   (size_t)cw * 3);
         return LP_OK;
     }
-    if (r == LP_RESAMPLE_NEAREST) return resize_nearest(in, out);
+    if (r == LP_RESAMPLE_NEAREST) return resize_nearest(in, out_w, out_h, x0, y0, out);
 
-    coeffs cv, ch;
-    lp_status st = coeffs_make(in->height, out_h, f, &cv, err);
-    if (st != LP_OK) goto fail_out;
+    coeffs cv = {0}, chz = {0};
     const int need_h = out_w != in->width, need_v = out_h != in->height;
-    const int first = cv.bounds[0];
-    const int last = cv.bounds[(out_h - 1) * 2] + cv.bounds[(out_h - 1) * 2 + 1];
-    if (need_h) {
-        st = coeffs_make(in->width, out_w, f, &ch, err);
-        if (st != LP_OK) {
-            coeffs_free(&cv);
-            goto fail_out;
-        }
-        if (!need_v) { /* the horizontal pass covers every row */
-            pass_horizontal(in->rgb, in->width, 0, in->height, out->rgb, out_w, &ch);
-            coeffs_free(&ch);
-            coeffs_free(&cv);
-            return LP_OK;
-        }
-        uint8_t *tmp = malloc((size_t)out_w * (size_t)(last - first) * 3);
-        if (!tmp) {
-            coeffs_free(&ch);
-            coeffs_free(&cv);
-            st = lp_fail(err, LP_ERR_NOMEM, "out of memory resizing to %dx%d", out_w, out_h);
-            goto fail_out;
-        }
-        pass_horizontal(in->rgb, in->width, first, last - first, tmp, out_w, &ch);
-        pass_vertical(tmp, out_w, first, out->rgb, out_h, &cv);
-        free(tmp);
-        coeffs_free(&ch);
-    } else {
-        pass_vertical(in->rgb, in->width, 0, out->rgb, out_h, &cv);
+    lp_status st = LP_OK;
+    if (need_h && (st = coeffs_make(in->width, out_w, x0, cw, f, &chz, err)) != LP_OK) goto fail_out;
+    if (!need_v) { /* horizontal only: output row y is input row y0 + y */
+        pass_horizontal(in->rgb, in->width, y0, ch, out->rgb, cw, &chz);
+        coeffs_free(&chz);
+        return LP_OK;
     }
+    if ((st = coeffs_make(in->height, out_h, y0, ch, f, &cv, err)) != LP_OK) goto fail_out;
+    if (!need_h) { /* vertical only, on columns x0 .. x0 + cw */
+        pass_vertical(in->rgb + (size_t)x0 * 3, in_stride, cw, 0, out->rgb, ch, &cv);
+        coeffs_free(&cv);
+        return LP_OK;
+    }
+    /* Both: the horizontal pass over just the rows the vertical pass reads. */
+    const int first = cv.bounds[0];
+    const int last = cv.bounds[(ch - 1) * 2] + cv.bounds[(ch - 1) * 2 + 1];
+    uint8_t *tmp = malloc((size_t)cw * (size_t)(last - first) * 3);
+    if (!tmp) {
+        st = lp_fail(err, LP_ERR_NOMEM, "out of memory resizing to %dx%d", out_w, out_h);
+        goto fail_out;
+    }
+    pass_horizontal(in->rgb, in->width, first, last - first, tmp, cw, &chz);
+    pass_vertical(tmp, (size_t)cw * 3, cw, first, out->rgb, ch, &cv);
+    free(tmp);
+    coeffs_free(&chz);
     coeffs_free(&cv);
     return LP_OK;
 fail_out:
+    coeffs_free(&chz);
+    coeffs_free(&cv);
     lp_image_free(out);
     return st;
 }

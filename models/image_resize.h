@@ -30,4 +30,9 @@ lp_status lp_image_resample_parse(const char *name, lp_image_resample *out, lp_e
 lp_status lp_image_resize(const lp_image *in, int out_w, int out_h, lp_image_resample filter,
                           lp_image *out, lp_error *err);
 
+/* The window [x0, x0 + cw) x [y0, y0 + ch) of that out_w x out_h resize,
+ * without computing the rest (bit-identical to resizing, then cropping). */
+lp_status lp_image_resize_crop(const lp_image *in, int out_w, int out_h, lp_image_resample filter, int x0,
+                               int y0, int cw, int ch, lp_image *out, lp_error *err);
+
 #endif

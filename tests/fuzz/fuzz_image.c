@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     p.resize_h = 40;
     p.resize_w = 28;
     p.crop_h = p.crop_w = 32;
-    lp_image_decode_opts opts = {.max_pixels = 4u << 20};
+    lp_image_decode_opts opts = {.max_pixels = 1u << 20};
     lp_error err = {0};
     lp_image img;
     if (lp_image_decode(data, size, &opts, &img, &err) != LP_OK) {
