@@ -104,9 +104,8 @@ lp_status lp_conv2d(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *weight, co
     if ((st = check_conv(ctx, x, weight, bias, residual, params, act, out, err))) return st;
     if (!ctx->backend->conv2d) return lp_op_missing(ctx, LP_OP_CONV2D, err);
     /* every output takes one multiply-add per weight of its group */
-    double flops = 2.0 * (double)lp_tensor_numel(out) * (double)(weight->shape[1] *
-                                                                   weight->shape[2] *
-                                                                   weight->shape[3]);
+    double flops = 2.0 * (double)lp_tensor_numel(out) *
+                   (double)(weight->shape[1] * weight->shape[2] * weight->shape[3]);
     lp_op_scope scope = lp_op_enter(ctx);
     return lp_op_leave(ctx, LP_OP_CONV2D, flops, scope,
                        ctx->backend->conv2d(ctx, x, weight, bias, residual, params, act, out, err));
@@ -186,8 +185,8 @@ lp_status lp_fold_batchnorm(const lp_tensor *conv_weight, const lp_tensor *conv_
                             const lp_tensor *gamma, const lp_tensor *beta, const lp_tensor *mean,
                             const lp_tensor *var, float eps, lp_tensor *out_weight,
                             lp_tensor *out_bias, lp_error *err) {
-    lp_status st = check_fold(conv_weight, conv_bias, gamma, beta, mean, var, eps, out_weight,
-                              out_bias, err);
+    lp_status st =
+        check_fold(conv_weight, conv_bias, gamma, beta, mean, var, eps, out_weight, out_bias, err);
     if (st != LP_OK) return st;
     int64_t cout = conv_weight->shape[0];
     int64_t per_channel = cout > 0 ? lp_tensor_numel(conv_weight) / cout : 0;

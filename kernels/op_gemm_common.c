@@ -27,7 +27,7 @@ bool lp_gemm_op_overlaps(const lp_tensor *a, const lp_tensor *b) {
 
 /* f32, on the backend's device, with data when it has elements. */
 lp_status lp_gemm_op_check_tensor(const lp_ctx *ctx, const char *op, const char *arg,
-                              const lp_tensor *t, lp_error *err) {
+                                  const lp_tensor *t, lp_error *err) {
     if (!t) return lp_fail(err, LP_ERR_INVALID_ARG, "%s: %s is NULL", op, arg);
     lp_status st = lp_check_dtype(op, arg, t, LP_F32, err);
     if (st != LP_OK) return st;
@@ -48,14 +48,14 @@ lp_status lp_gemm_op_check_tensor(const lp_ctx *ctx, const char *op, const char 
 /* The last two dims of t form a matrix whose last dim is dense and whose rows
  * do not overlap; the other strides are free. */
 lp_status lp_gemm_op_check_matrix(const char *op, const char *arg, const lp_tensor *t,
-                                      lp_error *err) {
+                                  lp_error *err) {
     int nd = t->ndim;
     int64_t rows = t->shape[nd - 2], cols = t->shape[nd - 1];
     char desc[128];
     if (cols > 1 && t->stride[nd - 1] != 1)
-        return lp_fail(err, LP_ERR_SHAPE, "%s: %s (%s) must have stride 1 in its last dim, not %lld",
-                       op, arg, lp_tensor_describe(t, desc, sizeof desc),
-                       (long long)t->stride[nd - 1]);
+        return lp_fail(err, LP_ERR_SHAPE,
+                       "%s: %s (%s) must have stride 1 in its last dim, not %lld", op, arg,
+                       lp_tensor_describe(t, desc, sizeof desc), (long long)t->stride[nd - 1]);
     if (rows > 1 && t->stride[nd - 2] < cols)
         return lp_fail(err, LP_ERR_SHAPE,
                        "%s: %s (%s) has row stride %lld, less than its %lld columns", op, arg,
@@ -63,4 +63,3 @@ lp_status lp_gemm_op_check_matrix(const char *op, const char *arg, const lp_tens
                        (long long)cols);
     return LP_OK;
 }
-

@@ -19,7 +19,8 @@ static lp_status check_pool_input(const lp_ctx *ctx, const char *op, const lp_te
     lp_status st;
     if ((st = lp_gemm_op_check_tensor(ctx, op, "x", x, err)) ||
         (st = lp_gemm_op_check_tensor(ctx, op, "out", out, err)) ||
-        (st = lp_check_ndim(op, "x", x, 4, 4, err)) || (st = lp_check_contiguous(op, "x", x, err)) ||
+        (st = lp_check_ndim(op, "x", x, 4, 4, err)) ||
+        (st = lp_check_contiguous(op, "x", x, err)) ||
         (st = lp_check_contiguous(op, "out", out, err)))
         return st;
     if (lp_gemm_op_overlaps(out, x))

@@ -23,10 +23,10 @@ typedef struct conv_shape {
 
 static conv_shape shape_of(const lp_tensor *x, const lp_tensor *weight, const lp_tensor *out,
                            const lp_conv2d_params *p) {
-    conv_shape s = {x->shape[0],      x->shape[1],      x->shape[2],   x->shape[3],
+    conv_shape s = {x->shape[0],      x->shape[1],      x->shape[2],      x->shape[3],
                     weight->shape[0], weight->shape[2], weight->shape[3], out->shape[2],
-                    out->shape[3],    p->stride_h,      p->stride_w,   p->pad_h,
-                    p->pad_w,         p->dilation_h,    p->dilation_w, p->groups};
+                    out->shape[3],    p->stride_h,      p->stride_w,      p->pad_h,
+                    p->pad_w,         p->dilation_h,    p->dilation_w,    p->groups};
     return s;
 }
 
@@ -115,8 +115,7 @@ static void depthwise_planes(void *ctx, int64_t p0, int64_t p1) {
                 }
             }
         lp_gemm_epilogue(y, plane_out, 0, 1, plane_out, NULL, job->bias ? job->bias + co : NULL,
-                         job->residual ? job->residual + p * plane_out : NULL, plane_out,
-                         job->act);
+                         job->residual ? job->residual + p * plane_out : NULL, plane_out, job->act);
     }
 }
 
@@ -157,9 +156,9 @@ LP_CPU_OP_CONV2D(lp_cpu_fast_conv2d) {
         }
         const float *cols = direct ? xn : col;
         for (int64_t g = 0; g < G; g++) {
-            lp_status st = lp_gemm_sgemm(nthreads, false, false, cout_g, P, k_g, 1.0f,
-                                         Wt + g * cout_g * k_g, k_g, cols + g * k_g * P, P, 0.0f,
-                                         yn + g * cout_g * P, P, err);
+            lp_status st =
+                lp_gemm_sgemm(nthreads, false, false, cout_g, P, k_g, 1.0f, Wt + g * cout_g * k_g,
+                              k_g, cols + g * k_g * P, P, 0.0f, yn + g * cout_g * P, P, err);
             if (st != LP_OK) return lp_fail(err, st, "conv2d");
         }
         lp_gemm_epilogue_parallel(ctx, yn, P, s.Cout, P, NULL, B, R ? R + n * s.Cout * P : NULL, P,

@@ -43,8 +43,8 @@ static void maxpool_planes(void *ctx, int64_t p0, int64_t p1) {
 
 LP_CPU_OP_MAXPOOL2D(lp_cpu_fast_maxpool2d) {
     (void)err;
-    maxpool_job job = {x->data, out->data, x->shape[2], x->shape[3], out->shape[2], out->shape[3],
-                       params};
+    maxpool_job job = {x->data,       out->data,     x->shape[2], x->shape[3],
+                       out->shape[2], out->shape[3], params};
     int64_t per_plane = job.Ho * job.Wo * params->kernel_h * params->kernel_w;
     lp_parallel_for(ctx->pool, x->shape[0] * x->shape[1], MIN_CHUNK_ELEMS / (per_plane + 1) + 1,
                     maxpool_planes, &job);

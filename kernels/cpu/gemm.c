@@ -124,8 +124,8 @@ lp_status lp_gemm_batched_unfused(lp_ctx *ctx, const lp_gemm_batched *g, lp_erro
                                                  lda, b, ldb, 0.0f, c, g->c_row_stride, err);
                     if (st != LP_OK) return st;
                 }
-                lp_gemm_epilogue_parallel(ctx, c, g->c_row_stride, g->m, g->n, g->bias, NULL,
-                                          NULL, 0, g->act);
+                lp_gemm_epilogue_parallel(ctx, c, g->c_row_stride, g->m, g->n, g->bias, NULL, NULL,
+                                          0, g->act);
             }
     return LP_OK;
 }
@@ -198,8 +198,10 @@ static dnnl_status_t fused_build(const lp_gemm_batched *g, int nthreads, fused_c
         cs[d] = g->c_batch_stride[d];
         biasd[d] = 1;
     }
-    ad[nd - 2] = g->m, ad[nd - 1] = g->k, as[nd - 2] = g->a_row_stride, as[nd - 1] = g->a_col_stride;
-    bd[nd - 2] = g->k, bd[nd - 1] = g->n, bs[nd - 2] = g->b_row_stride, bs[nd - 1] = g->b_col_stride;
+    ad[nd - 2] = g->m, ad[nd - 1] = g->k, as[nd - 2] = g->a_row_stride,
+            as[nd - 1] = g->a_col_stride;
+    bd[nd - 2] = g->k, bd[nd - 1] = g->n, bs[nd - 2] = g->b_row_stride,
+            bs[nd - 1] = g->b_col_stride;
     cd[nd - 2] = g->m, cd[nd - 1] = g->n, cs[nd - 2] = g->c_row_stride, cs[nd - 1] = 1;
     biasd[nd - 2] = 1, biasd[nd - 1] = g->n;
     tidy_strides(nd, ad, as);
@@ -223,8 +225,7 @@ static dnnl_status_t fused_build(const lp_gemm_batched *g, int nthreads, fused_c
     if ((st = dnnl_primitive_attr_create(&f->attr))) return st;
     if ((st = dnnl_primitive_attr_set_scratchpad_mode(f->attr, dnnl_scratchpad_mode_user)))
         return st;
-    if (g->alpha != 1.0f &&
-        (st = dnnl_primitive_attr_set_output_scales(f->attr, 1, 0, &g->alpha)))
+    if (g->alpha != 1.0f && (st = dnnl_primitive_attr_set_output_scales(f->attr, 1, 0, &g->alpha)))
         return st;
     if ((st = dnnl_post_ops_create(&f->post_ops))) return st;
     if (g->act != LP_ACT_NONE &&

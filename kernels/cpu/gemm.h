@@ -68,8 +68,8 @@ void lp_gemm_epilogue(float *c, int64_t ldc, int64_t r0, int64_t r1, int64_t n,
 
 /* The same on the context's pool, rows split so each chunk has enough work. */
 void lp_gemm_epilogue_parallel(lp_ctx *ctx, float *c, int64_t ldc, int64_t m, int64_t n,
-                               const float *bias_col, const float *bias_row,
-                               const float *residual, int64_t ldr, lp_activation act);
+                               const float *bias_col, const float *bias_row, const float *residual,
+                               int64_t ldr, lp_activation act);
 
 /* One activation as ops.h defines it, in double with libm: the oracle's form
  * (ref_matmul.c, ref_conv.c). */

@@ -40,8 +40,8 @@ static void epilogue_range(void *ctx, int64_t begin, int64_t end) {
 #define EPILOGUE_MIN_CHUNK 16384
 
 void lp_gemm_epilogue_parallel(lp_ctx *ctx, float *c, int64_t ldc, int64_t m, int64_t n,
-                               const float *bias_col, const float *bias_row,
-                               const float *residual, int64_t ldr, lp_activation act) {
+                               const float *bias_col, const float *bias_row, const float *residual,
+                               int64_t ldr, lp_activation act) {
     if (m <= 0 || n <= 0) return;
     if (!bias_col && !bias_row && !residual && act == LP_ACT_NONE) return;
     epilogue_job job = {c, ldc, n, ldr, bias_col, bias_row, residual, act};

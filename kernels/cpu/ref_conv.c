@@ -23,7 +23,8 @@ LP_CPU_OP_CONV2D(lp_cpu_ref_conv2d) {
                     for (int64_t cg = 0; cg < Cg; cg++) {
                         int64_t ci = g * Cg + cg;
                         for (int64_t kh = 0; kh < KH; kh++) {
-                            int64_t ih = oh * params->stride_h - params->pad_h + kh * params->dilation_h;
+                            int64_t ih =
+                                oh * params->stride_h - params->pad_h + kh * params->dilation_h;
                             if (ih < 0 || ih >= H) continue;
                             for (int64_t kw = 0; kw < KW; kw++) {
                                 int64_t iw =

@@ -79,8 +79,8 @@ static inline void gemm_visit(const lp_tensor *t, gemm_visit_fn fn, void *ctx) {
 
 typedef struct gemm_gather_ctx {
     const float *base;
-    float *dst;           /* gather: dense copy */
-    unsigned char *mask;  /* or mark: mask[shift + offset] = 1 */
+    float *dst;          /* gather: dense copy */
+    unsigned char *mask; /* or mark: mask[shift + offset] = 1 */
     int64_t shift;
 } gemm_gather_ctx;
 

@@ -38,10 +38,10 @@ static void run_conv_case(lp_rng *rng, const conv_case *c) {
     snprintf(what, sizeof what,
              "conv2d x=[%lld,%lld,%lld,%lld] w=[%lld,%lld,%lld,%lld] s=%dx%d p=%dx%d d=%dx%d g=%d "
              "bias=%d res=%d act=%s",
-             (long long)c->n, (long long)c->c, (long long)c->h, (long long)c->w,
-             (long long)c->cout, (long long)cg, (long long)c->kh, (long long)c->kw, c->p.stride_h,
-             c->p.stride_w, c->p.pad_h, c->p.pad_w, c->p.dilation_h, c->p.dilation_w, c->p.groups,
-             c->bias, c->residual, lp_activation_name(c->act));
+             (long long)c->n, (long long)c->c, (long long)c->h, (long long)c->w, (long long)c->cout,
+             (long long)cg, (long long)c->kh, (long long)c->kw, c->p.stride_h, c->p.stride_w,
+             c->p.pad_h, c->p.pad_w, c->p.dilation_h, c->p.dilation_w, c->p.groups, c->bias,
+             c->residual, lp_activation_name(c->act));
     const lp_tensor *bp = c->bias ? &b : NULL, *rp = c->residual ? &res : NULL;
     CHECK_OK(lp_conv2d(&env.ref, &x, &wt, bp, rp, &c->p, c->act, &ref, &err), &err);
     for (int p = 0; p < GEMM_NFAST; p++) {
@@ -162,16 +162,16 @@ static void test_conv_refusals(void) {
     CHECK_FAILS(lp_conv2d(ctx, &x, &w, &b, NULL, &bad, LP_ACT_NONE, &y, &err), LP_ERR_SHAPE, &err,
                 "is bigger than the input [2, 4, 6, 6] f32");
     lp_conv2d_params valid = params(1, 1, 0, 0, 1, 1, 1);
-    CHECK_FAILS(lp_conv2d(ctx, &x, &w, &b, NULL, &valid, LP_ACT_NONE, &y, &err), LP_ERR_SHAPE,
-                &err, "conv2d: out is [2, 8, 6, 6] f32, expected [2, 8, 4, 4]");
+    CHECK_FAILS(lp_conv2d(ctx, &x, &w, &b, NULL, &valid, LP_ACT_NONE, &y, &err), LP_ERR_SHAPE, &err,
+                "conv2d: out is [2, 8, 6, 6] f32, expected [2, 8, 4, 4]");
     lp_tensor r_bad = lp_tensor_4d(rd, LP_F32, 2, 8, 6, 5);
     CHECK_FAILS(lp_conv2d(ctx, &x, &w, &b, &r_bad, &p, LP_ACT_NONE, &y, &err), LP_ERR_SHAPE, &err,
                 "conv2d: residual must have out's shape");
-    CHECK_FAILS(lp_conv2d(ctx, &x, &w, &b, &y, &p, LP_ACT_NONE, &y, &err), LP_ERR_INVALID_ARG,
-                &err, "conv2d: out overlaps an input (residual included)");
+    CHECK_FAILS(lp_conv2d(ctx, &x, &w, &b, &y, &p, LP_ACT_NONE, &y, &err), LP_ERR_INVALID_ARG, &err,
+                "conv2d: out overlaps an input (residual included)");
     lp_tensor b_bad = lp_tensor_1d(bd, LP_F32, 7);
-    CHECK_FAILS(lp_conv2d(ctx, &x, &w, &b_bad, NULL, &p, LP_ACT_NONE, &y, &err), LP_ERR_SHAPE,
-                &err, "conv2d: bias must be a contiguous [8]");
+    CHECK_FAILS(lp_conv2d(ctx, &x, &w, &b_bad, NULL, &p, LP_ACT_NONE, &y, &err), LP_ERR_SHAPE, &err,
+                "conv2d: bias must be a contiguous [8]");
     lp_tensor x16 = x;
     x16.dtype = LP_F16;
     CHECK_FAILS(lp_conv2d(ctx, &x16, &w, &b, NULL, &p, LP_ACT_NONE, &y, &err), LP_ERR_DTYPE, &err,
@@ -241,8 +241,7 @@ static void test_fold_batchnorm(void) {
                  &err);
         CHECK(memcmp(w2.data, fw.data, lp_tensor_nbytes(&w)) == 0);
         CHECK(memcmp(b2.data, fb.data, lp_tensor_nbytes(&b)) == 0);
-        free(want.data), free(fw.data), free(fb.data), free(got.data), free(w2.data),
-            free(b2.data);
+        free(want.data), free(fw.data), free(fb.data), free(got.data), free(w2.data), free(b2.data);
     }
 
     /* refusals */

@@ -242,8 +242,8 @@ static void test_fold_fixtures(void) {
         size_t nw = (size_t)lp_tensor_numel(&w), nb = (size_t)lp_tensor_numel(&want_b);
         check_close(&fx, "folded weight", fw.data, want_w.data, nw, 1e-6, 1e-12);
         check_close(&fx, "folded bias", fb.data, want_b.data, nb, 1e-6, 1e-12);
-        lp_conv2d_params p = {1, 1, param_pair(&fx, "padding", 0), param_pair(&fx, "padding", 1),
-                              1, 1, 1};
+        lp_conv2d_params p = {1, 1, param_pair(&fx, "padding", 0), param_pair(&fx, "padding", 1), 1,
+                              1, 1};
         size_t n = (size_t)lp_tensor_numel(&want);
         for (int c = 0; c < NCONTEXTS; c++) {
             const char *who;

@@ -71,8 +71,9 @@ static void test_maxpool(void) {
 static void test_pool_out_size(void) {
     CHECK(lp_pool_out_size(112, 3, 2, 1, false) == 56);
     CHECK(lp_pool_out_size(5, 2, 2, 0, false) == 2);
-    CHECK(lp_pool_out_size(5, 2, 2, 0, true) == 3);  /* a partial last window */
-    CHECK(lp_pool_out_size(3, 2, 2, 1, true) == 2);  /* that window would start in the right padding */
+    CHECK(lp_pool_out_size(5, 2, 2, 0, true) == 3); /* a partial last window */
+    CHECK(lp_pool_out_size(3, 2, 2, 1, true) ==
+          2); /* that window would start in the right padding */
     CHECK(lp_pool_out_size(6, 3, 2, 1, true) == 4);
     CHECK(lp_pool_out_size(6, 3, 2, 1, false) == 3);
     CHECK(lp_pool_out_size(1, 1, 1, 0, false) == 1);
@@ -100,7 +101,7 @@ static void test_maxpool_nan(void) {
 static void test_global_avgpool(void) {
     lp_rng rng = lp_rng_seed(52);
     lp_error err = {0};
-    static const int64_t shapes[][4] = {{1, 1, 1, 1}, {2, 3, 7, 13}, {1, 2048, 7, 7},
+    static const int64_t shapes[][4] = {{1, 1, 1, 1},  {2, 3, 7, 13},  {1, 2048, 7, 7},
                                         {8, 64, 1, 1}, {3, 5, 33, 31}, {2, 512, 14, 14}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         lp_tensor x = gemm_tensor(&rng, 4, shapes[s], 1.0f, 0);
