@@ -66,12 +66,24 @@ static int pnm_number(const uint8_t *p, size_t n, size_t *pos, uint64_t *out) {
     return 1;
 }
 
-int lp_image_pnm_header_ok(const void *bytes, size_t n) {
+int lp_image_pnm_header_ok(const void *bytes, size_t n, const char **why) {
     const uint8_t *p = bytes;
     size_t pos = 2;
-    uint64_t v;
-    for (int k = 0; k < 3; k++)
-        if (pnm_number(p, n, &pos, &v) < 0) return 0;
+    uint64_t v = 0;
+    for (int k = 0; k < 3; k++) {
+        int got = pnm_number(p, n, &pos, &v);
+        if (got < 0) {
+            *why = "a header number has more than 9 digits";
+            return 0;
+        }
+        if (got == 0) return 1; /* malformed: stb reports it */
+    }
+    /* stb 2.27 reads 16-bit samples in the wrong byte order (and overran its
+     * buffer converting them), so 16-bit PNM is refused rather than misread. */
+    if (v > 255) {
+        *why = "16-bit samples (maxval > 255) are not supported; convert it to 8-bit PNM or to PNG";
+        return 0;
+    }
     return 1;
 }
 

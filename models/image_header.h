@@ -17,7 +17,8 @@ int lp_image_header_size(const void *bytes, size_t size, lp_image_format format,
  * does not check; 1 otherwise. */
 int lp_image_jpeg_tables_ok(const void *bytes, size_t size, const char **why);
 
-/* 0 when a binary PNM header has a number stb would overflow on. */
-int lp_image_pnm_header_ok(const void *bytes, size_t size);
+/* 0 (and why) when a binary PNM header has a number stb would overflow on, or
+ * 16-bit samples, which stb 2.27 misreads. */
+int lp_image_pnm_header_ok(const void *bytes, size_t size, const char **why);
 
 #endif

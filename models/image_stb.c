@@ -78,12 +78,41 @@ uint8_t *lp_image_stb_decode_rgb(const uint8_t *bytes, size_t size, int *width, 
         *why = "input larger than 2 GiB";
         return NULL;
     }
-    uint8_t *px = stbi_load_from_memory(bytes, (int)size, width, height, &comp, 3);
+    /* Native channels (req_comp 0), converted to RGB here: stb 2.27's own
+     * conversion treats 16-bit PNM data as 8-bit and overruns its buffer. */
+    uint8_t *px = stbi_load_from_memory(bytes, (int)size, width, height, &comp, 0);
     if (!px) {
         *why = stbi_failure_reason();
         if (!*why) *why = "corrupt image data";
+        return NULL;
     }
-    return px;
+    if (comp == 3) return px;
+    if (comp < 1 || comp > 4) {
+        stbi_image_free(px);
+        *why = "unexpected channel count";
+        return NULL;
+    }
+    const size_t n = (size_t)*width * (size_t)*height;
+    uint8_t *rgb = malloc(n * 3);
+    if (!rgb) {
+        stbi_image_free(px);
+        *why = "out of memory";
+        return NULL;
+    }
+    /* As PIL's convert('RGB'): gray replicated, alpha dropped. */
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *src = px + i * (size_t)comp;
+        uint8_t *d = rgb + i * 3;
+        if (comp <= 2) {
+            d[0] = d[1] = d[2] = src[0];
+        } else {
+            d[0] = src[0];
+            d[1] = src[1];
+            d[2] = src[2];
+        }
+    }
+    stbi_image_free(px);
+    return rgb;
 }
 
 void lp_image_stb_free(void *pixels) { stbi_image_free(pixels); }

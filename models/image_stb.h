@@ -11,7 +11,7 @@ int lp_image_stb_info(const uint8_t *bytes, size_t size, int *width, int *height
                       const char **why);
 
 /* Decodes to interleaved RGB (gray replicated, alpha dropped, 16-bit -> high
- * byte). NULL on failure, with stb's reason in why. Free with lp_image_stb_free. */
+ * byte). NULL on failure, with stb's reason in why. Free with free(). */
 uint8_t *lp_image_stb_decode_rgb(const uint8_t *bytes, size_t size, int *width, int *height,
                                  const char **why);
 

@@ -274,6 +274,11 @@ static void test_refusals(void) {
             bad[sos + 6] = 0x33; /* first component: DC and AC table 3, never defined */
             CHECK_FAILS(lp_image_decode(bad, jn, NULL, &img, &err), LP_ERR_FORMAT, &err, "never defined");
             lp_error_clear(&err);
+            /* 16-bit PNM (maxval > 255): stb 2.27 misreads its byte order (and
+             * overran its buffer converting it): refused by name. */
+            const uint8_t p16[] = "P5\n2 1\n1255\n\x04\xd2\x00\x07";
+            CHECK_FAILS(lp_image_decode(p16, sizeof p16 - 1, NULL, &img, &err), LP_ERR_FORMAT, &err, "16-bit");
+            lp_error_clear(&err);
             /* PNM with a header number stb would overflow on */
             const char pnm[] = "P5\n1\n66666666666666666666 9\n255\n";
             CHECK_FAILS(lp_image_decode(pnm, sizeof pnm - 1, NULL, &img, &err), LP_ERR_FORMAT, &err, "9 digits");
