@@ -62,6 +62,8 @@ lp_status lp_image_info(const void *bytes, size_t size, lp_image_format *format,
     /* stb reads the tables while looking for the size, so check them first. */
     if (f == LP_IMAGE_JPEG && !lp_image_jpeg_tables_ok(bytes, size, &why))
         return lp_fail(err, LP_ERR_FORMAT, "JPEG is corrupt: %s", why);
+    if (f == LP_IMAGE_PNG && !lp_image_png_chunks_ok(bytes, size, &why))
+        return lp_fail(err, LP_ERR_FORMAT, "PNG is corrupt or truncated: %s", why);
     if (f == LP_IMAGE_PNM && !lp_image_pnm_header_ok(bytes, size, &why))
         return lp_fail(err, LP_ERR_FORMAT, "PNM: %s", why);
     if (!lp_image_stb_info(bytes, size, width, height, &why))

@@ -194,3 +194,21 @@ int lp_image_jpeg_tables_ok(const void *bytes, size_t n, const char **why) {
     }
     return 1;
 }
+
+/* Every PNG chunk must fit in the file: stb 2.27 grows its IDAT buffer to a
+ * chunk's declared length before reading it, so a few bytes declaring a 2 GiB
+ * chunk cost a 2 GiB allocation. */
+int lp_image_png_chunks_ok(const void *bytes, size_t n, const char **why) {
+    const uint8_t *p = bytes;
+    size_t pos = 8;
+    while (pos + 8 <= n) {
+        uint32_t len = be32(p + pos);
+        if ((uint64_t)len + 12 > n - pos) {
+            *why = "a chunk is longer than the rest of the file (truncated or corrupt)";
+            return 0;
+        }
+        if (!memcmp(p + pos + 4, "IEND", 4)) return 1;
+        pos += 12 + (size_t)len;
+    }
+    return 1; /* no IEND: stb reports it */
+}

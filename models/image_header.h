@@ -21,4 +21,7 @@ int lp_image_jpeg_tables_ok(const void *bytes, size_t size, const char **why);
  * 16-bit samples, which stb 2.27 misreads. */
 int lp_image_pnm_header_ok(const void *bytes, size_t size, const char **why);
 
+/* 0 (and why) when a PNG chunk declares more bytes than the file has left. */
+int lp_image_png_chunks_ok(const void *bytes, size_t size, const char **why);
+
 #endif
