@@ -31,23 +31,11 @@ def load_manifest():
 MANIFEST = load_manifest()
 
 
-def require_tokenize_command(lepton):
-    """TEMPORARY (issue 3): skip the suite while `lepton tokenize` does not exist yet.
-
-    The lead deletes this function and its one call in the `lepton` fixture below once the
-    tokenizer lands; from then on a missing command fails every test instead of skipping.
-    """
-    r = subprocess.run([lepton, "tokenize", "--help"], capture_output=True, text=True, timeout=60)
-    if r.returncode != 0 and "unknown command" in (r.stderr + r.stdout):
-        pytest.skip("`lepton tokenize` is not implemented yet (issue 3)")
-
-
 @pytest.fixture(scope="session")
 def lepton():
     path = os.environ.get("LEPTON") or str(SOURCE_DIR / "build" / "tools" / "lepton")
     if not os.access(path, os.X_OK):
         pytest.skip(f"no lepton binary at {path} (build it, or set LEPTON)")
-    require_tokenize_command(path)
     return path
 
 
