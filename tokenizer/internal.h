@@ -44,11 +44,13 @@ bool tok_vec_grow(void **v, size_t *cap, size_t need, size_t elem);
 /* ------------------------------------------------------------------ vocab */
 
 /* String -> id map with an id -> string table. Strings live in one blob.
- * Sized up front; each slot keeps the key's hash beside its id, so a probe
- * touches one cache line and rarely compares strings. */
+ * Sized up front; each slot keeps the key's hash, offset and length beside
+ * its id, so a probe touches one cache line and rarely compares strings. */
 typedef struct tok_slot {
     uint32_t id1;  /* id + 1, 0 = empty */
     uint32_t hash;
+    uint32_t off;  /* the key, in the blob (the slot owns it: ids may be reused) */
+    uint32_t len;
 } tok_slot;
 
 typedef struct tok_vocab {

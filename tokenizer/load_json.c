@@ -379,10 +379,23 @@ static bool parse_pretok(jctx *c, const cJSON *o, const char *path, tok_pretok *
 
 /* ------------------------------------------------------------------ model */
 
+/* Ids index a dense table, so an id far beyond the vocabulary's size (real
+ * files have dense ids) is refused rather than allocated for. */
+static bool id_too_large(jctx *c, uint64_t id, size_t n) {
+    uint64_t limit = (uint64_t)n * 4 + (1u << 20);
+    if (id < limit) return false;
+    char msg[160];
+    snprintf(msg, sizeof msg, "id %llu is far beyond the vocabulary's %zu entries (ids must be dense)",
+             (unsigned long long)id, n);
+    return !fail(c, LP_ERR_UNSUPPORTED, "model.vocab", msg);
+}
+
 static bool load_vocab_map(jctx *c, const cJSON *v, tok_vocab *voc) {
     if (c->fast_vocab && c->fast_vocab->present) {
         tok_json_fast *f = c->fast_vocab;
         if (!f->is_map) return fail(c, LP_ERR_FORMAT, "model.vocab", "must be an object {token: id}");
+        for (size_t k = 0; k < f->n; k++)
+            if (id_too_large(c, f->entries[k].id, f->n)) return false;
         if (!tok_vocab_init(voc, f->n, f->slen)) return oom(c);
         if (tok_vocab_add_all(voc, f->entries, f->n, false, NULL) < 0) return oom(c);
         return true;
@@ -402,6 +415,7 @@ static bool load_vocab_map(jctx *c, const cJSON *v, tok_vocab *voc) {
             snprintf(msg, sizeof msg, "the id of '%.60s' must be a non-negative integer", x->string);
             return fail(c, LP_ERR_FORMAT, "model.vocab", msg);
         }
+        if (id_too_large(c, (uint64_t)id, n)) return false;
         if (!tok_vocab_put(voc, x->string, strlen(x->string), (uint32_t)id)) return oom(c);
     }
     return true;
@@ -949,6 +963,9 @@ lp_status tok_load_json(const char *json, size_t len, const char *name, const ch
                         lp_tokenizer **out, lp_error *err) {
     (void)dir;
     *out = NULL;
+    /* HF reads the file into a Rust String: text that is not UTF-8 is refused. */
+    if (!lp_tok_utf8_valid(json, len))
+        return lp_fail(err, LP_ERR_FORMAT, "%s: not valid UTF-8, so not a tokenizer.json", name);
     tok_json_fast fv, fm;
     char *copy = NULL;
     bool fast = tok_json_fast_scan(json, len, &copy, &fv, &fm);

@@ -79,12 +79,10 @@ static bool grow_ids(tok_vocab *v, uint32_t id) {
 static size_t find_slot(const tok_vocab *v, const char *s, size_t n, uint32_t h, bool *found) {
     size_t j = h & v->mask;
     while (v->slots[j].id1) {
-        if (v->slots[j].hash == h) {
-            uint32_t id = v->slots[j].id1 - 1;
-            if (v->str_len[id] == n && !memcmp(v->blob + v->str_off[id], s, n)) {
-                *found = true;
-                return j;
-            }
+        const tok_slot *t = &v->slots[j];
+        if (t->hash == h && t->len == n && !memcmp(v->blob + t->off, s, n)) {
+            *found = true;
+            return j;
         }
         j = (j + 1) & v->mask;
     }
@@ -106,8 +104,8 @@ static bool insert_at(tok_vocab *v, size_t j, const char *s, size_t n, uint32_t 
     v->blob[v->blob_len + n] = '\0';
     v->str_off[id] = (uint32_t)v->blob_len;
     v->str_len[id] = (uint32_t)n;
+    v->slots[j] = (tok_slot){id + 1, h, (uint32_t)v->blob_len, (uint32_t)n};
     v->blob_len += n + 1;
-    v->slots[j] = (tok_slot){id + 1, h};
     v->count++;
     if (n > v->max_len) v->max_len = n;
     return true;
@@ -153,11 +151,12 @@ int tok_vocab_add_all(tok_vocab *v, const tok_vocab_entry *e, size_t n, bool dup
             free(hs);
             return 0;
         }
-        uint32_t old = v->slots[j].id1 - 1;
-        v->str_off[e[i].id] = v->str_off[old];
-        v->str_len[e[i].id] = e[i].n;
-        if (!v->dup_keeps_old && old != e[i].id) v->str_off[old] = UINT32_MAX;
-        v->slots[j].id1 = e[i].id + 1;
+        tok_slot *t = &v->slots[j];
+        uint32_t old = t->id1 - 1;
+        if (!v->dup_keeps_old && old != e[i].id && v->str_off[old] == t->off) v->str_off[old] = UINT32_MAX;
+        v->str_off[e[i].id] = t->off;
+        v->str_len[e[i].id] = t->len;
+        t->id1 = e[i].id + 1;
     }
     free(hs);
     return 1;
@@ -183,12 +182,13 @@ bool tok_vocab_put(tok_vocab *v, const char *s, size_t n, uint32_t id) {
     /* Same string again: the later id wins, as with a JSON map. HF's id ->
      * token table then forgets the old id (WordPiece, BPE, WordLevel) or
      * keeps it (Unigram's list). */
-    uint32_t old = v->slots[j].id1 - 1;
+    tok_slot *t = &v->slots[j];
+    uint32_t old = t->id1 - 1;
     if (!grow_ids(v, id)) return false;
-    v->str_off[id] = v->str_off[old];
-    v->str_len[id] = (uint32_t)n;
-    if (!v->dup_keeps_old && old != id) v->str_off[old] = UINT32_MAX;
-    v->slots[j].id1 = id + 1;
+    if (!v->dup_keeps_old && old != id && v->str_off[old] == t->off) v->str_off[old] = UINT32_MAX;
+    v->str_off[id] = t->off;
+    v->str_len[id] = t->len;
+    t->id1 = id + 1;
     return true;
 }
 
@@ -198,11 +198,10 @@ int32_t tok_vocab_get2_h(const tok_vocab *v, const char *a, size_t an, const cha
     size_t n = an + bn;
     size_t j = h & v->mask;
     while (v->slots[j].id1) {
-        if (v->slots[j].hash == h) {
-            uint32_t id = v->slots[j].id1 - 1;
-            const char *str = v->blob + v->str_off[id];
-            if (v->str_len[id] == n && !memcmp(str, a, an) && !memcmp(str + an, b, bn))
-                return (int32_t)id;
+        const tok_slot *t = &v->slots[j];
+        if (t->hash == h && t->len == n) {
+            const char *str = v->blob + t->off;
+            if (!memcmp(str, a, an) && !memcmp(str + an, b, bn)) return (int32_t)(t->id1 - 1);
         }
         j = (j + 1) & v->mask;
     }
@@ -230,10 +229,11 @@ bool tok_vocab_build_first_max(tok_vocab *v, const char *skip, size_t skip_len) 
     free(v->first_max);
     v->first_max = calloc(65536, 1);
     if (!v->first_max) return false;
-    for (size_t id = 0; id < v->id_cap; id++) {
-        if (v->str_off[id] == UINT32_MAX) continue;
-        const char *s = v->blob + v->str_off[id];
-        size_t n = v->str_len[id];
+    /* Over the keys (slots), not the ids: an id may have lost its string. */
+    for (size_t j = 0; j <= v->mask; j++) {
+        if (!v->slots[j].id1) continue;
+        const char *s = v->blob + v->slots[j].off;
+        size_t n = v->slots[j].len;
         if (skip_len && n > skip_len && !memcmp(s, skip, skip_len)) {
             s += skip_len;
             n -= skip_len;
