@@ -14,72 +14,12 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 
-#include "pretrained/safetensors.h"
+#include "tests/op_fixture.h"
 #include "tests/kernels/elem_test_env.h"
-
-typedef struct fixture {
-    lp_safetensors *st;
-    const char *file;
-    cJSON *params; /* of the current case */
-    int index;
-} fixture;
-
-static bool fixture_open(fixture *fx, const char *file) {
-    char path[512], rel[128];
-    snprintf(rel, sizeof rel, "tests/fixtures/ops/%s", file);
-    lp_error err = {0};
-    fx->file = file;
-    fx->params = NULL;
-    fx->index = -1;
-    lp_status st = lp_safetensors_open(lp_test_source_path(rel, path, sizeof path), &fx->st, &err);
-    CHECK_MSG(st == LP_OK, "cannot open %s: %s", path, err.msg);
-    return st == LP_OK;
-}
-
-/* Moves to the next case; false after the last. */
-static bool fixture_next(fixture *fx) {
-    cJSON_Delete(fx->params);
-    fx->params = NULL;
-    char key[32];
-    snprintf(key, sizeof key, "case%d", ++fx->index);
-    const char *json = lp_safetensors_metadata(fx->st, key);
-    if (!json) return false;
-    fx->params = cJSON_Parse(json);
-    CHECK_MSG(fx->params != NULL, "%s %s: metadata is not JSON: %s", fx->file, key, json);
-    return fx->params != NULL;
-}
-
-static void fixture_close(fixture *fx) {
-    cJSON_Delete(fx->params);
-    lp_safetensors_close(fx->st);
-}
-
-/* The current case's tensor `name`; NULL-data tensor (and a failed check)
- * when absent unless optional. */
-static lp_tensor fixture_get(fixture *fx, const char *name, bool optional) {
-    char full[64];
-    snprintf(full, sizeof full, "case%d.%s", fx->index, name);
-    lp_tensor t;
-    memset(&t, 0, sizeof t);
-    if (optional && !lp_safetensors_find(fx->st, full)) return t;
-    lp_error err = {0};
-    lp_status st = lp_safetensors_get(fx->st, full, &t, &err);
-    CHECK_MSG(st == LP_OK, "%s: %s", fx->file, err.msg);
-    return t;
-}
 
 static double param_num(const fixture *fx, const char *key, double dflt) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(fx->params, key);
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-static const char *param_str(const fixture *fx, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(fx->params, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static bool param_bool(const fixture *fx, const char *key) {
-    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fx->params, key));
 }
 
 /* An output buffer shaped like `like`, with dtype `dtype`. */
@@ -111,7 +51,7 @@ static void check_close(const fixture *fx, lp_ctx *ctx, const float *got, const 
     CHECK_MSG(worst <= max_abs && nmse <= nmse_tol && inf_bad == 0,
               "%s case %d (%s) on %s: max abs diff %.3g (limit %.3g), nmse %.3g (limit %.3g), "
               "%zu infinities differ",
-              fx->file, fx->index, param_str(fx, "op"), ctx->backend->name, worst,
+              fx->file, fx->index, fixture_param_str(fx, "op"), ctx->backend->name, worst,
               max_abs, nmse, nmse_tol, inf_bad);
 }
 
@@ -128,7 +68,7 @@ static void test_unary_add(elem_env *env) {
         fixture fx;
         if (!fixture_open(&fx, files[f])) continue;
         while (fixture_next(&fx)) {
-            lp_activation act = act_named(param_str(&fx, "act"));
+            lp_activation act = act_named(fixture_param_str(&fx, "act"));
             lp_tensor want = fixture_get(&fx, "out", false), got = alloc_like(&want, LP_F32);
             for (int b = 0; b < 2; b++) {
                 lp_error err = {0};
@@ -175,7 +115,7 @@ static void test_softmax(elem_env *env) {
     while (fixture_next(&fx)) {
         lp_tensor x = fixture_get(&fx, "x", false), want = fixture_get(&fx, "out", false);
         lp_tensor m = fixture_get(&fx, "mask", true), got = alloc_like(&want, LP_F32);
-        bool log = param_bool(&fx, "log");
+        bool log = fixture_param_bool(&fx, "log");
         for (int b = 0; b < 2; b++) {
             lp_error err = {0};
             CHECK_OK(lp_softmax(backend(env, b), &x, m.data ? &m : NULL,
@@ -196,7 +136,7 @@ static void test_attention(elem_env *env) {
         lp_tensor q = fixture_get(&fx, "q", false), k = fixture_get(&fx, "k", false);
         lp_tensor v = fixture_get(&fx, "v", false), want = fixture_get(&fx, "out", false);
         lp_tensor km = fixture_get(&fx, "key_mask", true), got = alloc_like(&want, LP_F32);
-        lp_attention_mask mask = {km.data ? &km : NULL, param_bool(&fx, "causal")};
+        lp_attention_mask mask = {km.data ? &km : NULL, fixture_param_bool(&fx, "causal")};
         size_t n = (size_t)lp_tensor_numel(&want);
         double peak = 0;
         for (size_t i = 0; i < n; i++) peak = fmax(peak, fabs(((float *)want.data)[i]));
@@ -217,7 +157,7 @@ static void test_embedding(elem_env *env) {
     if (!fixture_open(&fx, "elem_embedding.safetensors")) return;
     while (fixture_next(&fx)) {
         lp_tensor want = fixture_get(&fx, "out", false), got = alloc_like(&want, LP_F32);
-        bool sinusoid = !strcmp(param_str(&fx, "op"), "sinusoid");
+        bool sinusoid = !strcmp(fixture_param_str(&fx, "op"), "sinusoid");
         for (int b = 0; b < 2; b++) {
             lp_error err = {0};
             memset(got.data, 0xff, lp_tensor_nbytes(&got));
@@ -262,7 +202,7 @@ static void test_select(elem_env *env) {
     if (!fixture_open(&fx, "elem_select.safetensors")) return;
     while (fixture_next(&fx)) {
         lp_tensor x = fixture_get(&fx, "x", false);
-        bool topk = !strcmp(param_str(&fx, "op"), "topk");
+        bool topk = !strcmp(fixture_param_str(&fx, "op"), "topk");
         for (int b = 0; b < 2; b++) {
             lp_error err = {0};
             if (topk) {

@@ -13,74 +13,15 @@
  *   global_avgpool2d: max abs diff <= 1e-6 x max |out| */
 #include <cjson/cJSON.h>
 
-#include "pretrained/safetensors.h"
+#include "tests/op_fixture.h"
 #include "tests/kernels/gemm_test_env.h"
 
 static gemm_env env;
-
-typedef struct fixture {
-    lp_safetensors *st;
-    const char *file;
-    cJSON *params; /* of the current case */
-    int index;
-} fixture;
-
-static bool fixture_open(fixture *fx, const char *file) {
-    char path[512], rel[128];
-    snprintf(rel, sizeof rel, "tests/fixtures/ops/%s", file);
-    lp_error err = {0};
-    fx->file = file;
-    fx->params = NULL;
-    fx->index = -1;
-    lp_status st = lp_safetensors_open(lp_test_source_path(rel, path, sizeof path), &fx->st, &err);
-    CHECK_MSG(st == LP_OK, "cannot open %s: %s", path, err.msg);
-    return st == LP_OK;
-}
-
-static bool fixture_next(fixture *fx) {
-    cJSON_Delete(fx->params);
-    fx->params = NULL;
-    char key[32];
-    snprintf(key, sizeof key, "case%d", ++fx->index);
-    const char *json = lp_safetensors_metadata(fx->st, key);
-    if (!json) return false;
-    fx->params = cJSON_Parse(json);
-    CHECK_MSG(fx->params != NULL, "%s %s: metadata is not JSON: %s", fx->file, key, json);
-    return fx->params != NULL;
-}
-
-static void fixture_close(fixture *fx) {
-    cJSON_Delete(fx->params);
-    lp_safetensors_close(fx->st);
-}
-
-/* The current case's tensor; with `optional`, a tensor with NULL data when
- * absent (otherwise absence fails the test). */
-static lp_tensor fixture_get(fixture *fx, const char *name, bool optional) {
-    char full[64];
-    snprintf(full, sizeof full, "case%d.%s", fx->index, name);
-    lp_tensor t;
-    memset(&t, 0, sizeof t);
-    if (optional && !lp_safetensors_find(fx->st, full)) return t;
-    lp_error err = {0};
-    lp_status st = lp_safetensors_get(fx->st, full, &t, &err);
-    CHECK_MSG(st == LP_OK, "%s: %s", fx->file, err.msg);
-    return t;
-}
 
 static double param_num(const fixture *fx, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(fx->params, key);
     CHECK_MSG(cJSON_IsNumber(v), "%s case%d: no number '%s'", fx->file, fx->index, key);
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static bool param_bool(const fixture *fx, const char *key) {
-    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fx->params, key));
-}
-
-static const char *param_str(const fixture *fx, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(fx->params, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 /* Element i of a two-int array parameter ("stride": [2, 1]). */
@@ -92,7 +33,7 @@ static int param_pair(const fixture *fx, const char *key, int i) {
 }
 
 static lp_activation param_act(const fixture *fx) {
-    const char *name = param_str(fx, "act");
+    const char *name = fixture_param_str(fx, "act");
     for (int a = 0; a < LP_ACT_COUNT; a++)
         if (!strcmp(name, lp_activation_name((lp_activation)a))) return (lp_activation)a;
     CHECK_MSG(false, "%s case%d: unknown activation '%s'", fx->file, fx->index, name);
@@ -113,7 +54,7 @@ static void check_close(const fixture *fx, const char *who, const float *got, co
     double nmse = lp_test_nmse(got, want, n);
     CHECK_MSG(diff <= rel * scale && nmse <= nmse_tol,
               "%s case%d (%s, %s): max abs diff %.3g (limit %.3g), nmse %.3g (limit %.3g)",
-              fx->file, fx->index, param_str(fx, "op"), who, diff, rel * scale, nmse, nmse_tol);
+              fx->file, fx->index, fixture_param_str(fx, "op"), who, diff, rel * scale, nmse, nmse_tol);
 }
 
 /* An output buffer shaped like torch's result, filled with the sentinel. */
@@ -136,9 +77,9 @@ static void test_matmul_fixtures(void) {
     while (fixture_next(&fx)) {
         lp_tensor a = fixture_get(&fx, "a", false), b = fixture_get(&fx, "b", false);
         lp_tensor want = fixture_get(&fx, "out", false);
-        if (param_bool(&fx, "a_head_split")) a = lp_tensor_transpose(&a, 1, 2);
-        if (param_bool(&fx, "b_head_split")) b = lp_tensor_transpose(&b, 1, 2);
-        bool ta = param_bool(&fx, "ta"), tb = param_bool(&fx, "tb");
+        if (fixture_param_bool(&fx, "a_head_split")) a = lp_tensor_transpose(&a, 1, 2);
+        if (fixture_param_bool(&fx, "b_head_split")) b = lp_tensor_transpose(&b, 1, 2);
+        bool ta = fixture_param_bool(&fx, "ta"), tb = fixture_param_bool(&fx, "tb");
         float alpha = (float)param_num(&fx, "alpha");
         lp_tensor out = out_like(&want);
         size_t n = (size_t)lp_tensor_numel(&want);
@@ -162,7 +103,7 @@ static void test_linear_fixtures(void) {
     int cases = 0;
     while (fixture_next(&fx)) {
         lp_tensor x = fixture_get(&fx, "x", false), w = fixture_get(&fx, "weight", false);
-        lp_tensor bias = fixture_get(&fx, "bias", !param_bool(&fx, "bias"));
+        lp_tensor bias = fixture_get(&fx, "bias", !fixture_param_bool(&fx, "bias"));
         lp_tensor want = fixture_get(&fx, "out", false);
         lp_activation act = param_act(&fx);
         lp_tensor out = out_like(&want);
@@ -196,8 +137,8 @@ static void test_conv_fixtures(void) {
     int cases = 0;
     while (fixture_next(&fx)) {
         lp_tensor x = fixture_get(&fx, "x", false), w = fixture_get(&fx, "weight", false);
-        lp_tensor bias = fixture_get(&fx, "bias", !param_bool(&fx, "bias"));
-        lp_tensor res = fixture_get(&fx, "residual", !param_bool(&fx, "residual"));
+        lp_tensor bias = fixture_get(&fx, "bias", !fixture_param_bool(&fx, "bias"));
+        lp_tensor res = fixture_get(&fx, "residual", !fixture_param_bool(&fx, "residual"));
         lp_tensor want = fixture_get(&fx, "out", false);
         lp_conv2d_params p = conv_params(&fx);
         lp_activation act = param_act(&fx);
@@ -227,7 +168,7 @@ static void test_fold_fixtures(void) {
     int cases = 0;
     while (fixture_next(&fx)) {
         lp_tensor x = fixture_get(&fx, "x", false), w = fixture_get(&fx, "weight", false);
-        lp_tensor bias = fixture_get(&fx, "bias", !param_bool(&fx, "conv_bias"));
+        lp_tensor bias = fixture_get(&fx, "bias", !fixture_param_bool(&fx, "conv_bias"));
         lp_tensor gamma = fixture_get(&fx, "gamma", false), beta = fixture_get(&fx, "beta", false);
         lp_tensor mean = fixture_get(&fx, "mean", false), var = fixture_get(&fx, "var", false);
         lp_tensor want_w = fixture_get(&fx, "folded_weight", false);
@@ -264,13 +205,13 @@ static void test_pool_fixtures(void) {
     int cases = 0;
     while (fixture_next(&fx)) {
         lp_tensor x = fixture_get(&fx, "x", false), want = fixture_get(&fx, "out", false);
-        bool is_max = !strcmp(param_str(&fx, "op"), "maxpool2d");
+        bool is_max = !strcmp(fixture_param_str(&fx, "op"), "maxpool2d");
         lp_pool2d_params p = {0};
         if (is_max) {
             p = (lp_pool2d_params){param_pair(&fx, "kernel", 0),  param_pair(&fx, "kernel", 1),
                                    param_pair(&fx, "stride", 0),  param_pair(&fx, "stride", 1),
                                    param_pair(&fx, "padding", 0), param_pair(&fx, "padding", 1),
-                                   param_bool(&fx, "ceil_mode")};
+                                   fixture_param_bool(&fx, "ceil_mode")};
             CHECK(lp_pool_out_size(x.shape[2], p.kernel_h, p.stride_h, p.pad_h, p.ceil_mode) ==
                   want.shape[2]);
             CHECK(lp_pool_out_size(x.shape[3], p.kernel_w, p.stride_w, p.pad_w, p.ceil_mode) ==
