@@ -109,9 +109,12 @@ bool nb_end(tok_nbuild *b, tok_nstr *out) {
     char *s = ta_alloc(&ws->arena, b->n + 1);
     tok_align *al = ta_alloc(&ws->arena, b->n * sizeof *al + 1);
     if (!s || !al) return false;
-    memcpy(s, ws->nb_s.v, b->n);
+    /* A text that normalizes to nothing has no buffers to copy from (NULL). */
+    if (b->n) {
+        memcpy(s, ws->nb_s.v, b->n);
+        memcpy(al, ws->nb_al.v, b->n * sizeof *al);
+    }
     s[b->n] = '\0';
-    memcpy(al, ws->nb_al.v, b->n * sizeof *al);
     out->s = s;
     out->al = al;
     out->len = (uint32_t)b->n;
