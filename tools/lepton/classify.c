@@ -12,12 +12,12 @@
  * and run as one batch. A model that cannot be loaded or run is one error line
  * on stderr and exit 1; bad usage exits 2. */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "models/encoder.h"
+#include "tools/lepton/cli_util.h"
 #include "tools/lepton/commands.h"
 
 static int usage(FILE *out) {
@@ -26,56 +26,6 @@ static int usage(FILE *out) {
             "  reads texts from stdin, one per line (--pair: two texts split at a TAB),\n"
             "  prints one JSON object per line: {\"label\", \"score\", \"scores\", \"truncated\"}\n");
     return out == stdout ? 0 : 2;
-}
-
-static bool parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return false;
-    *out = (int)v;
-    return true;
-}
-
-typedef struct batch {
-    char **lines;
-    size_t *lens;
-    size_t n, cap;
-} batch;
-
-static void batch_free(batch *b) {
-    for (size_t i = 0; i < b->n; i++) free(b->lines[i]);
-    b->n = 0;
-}
-
-/* Reads up to `max` lines; returns how many. Strips "\n" and a "\r" before it. */
-static size_t read_lines(batch *b, size_t max) {
-    if (b->cap < max) {
-        b->lines = realloc(b->lines, max * sizeof *b->lines);
-        b->lens = realloc(b->lens, max * sizeof *b->lens);
-        if (!b->lines || !b->lens) {
-            fprintf(stderr, "lepton classify: out of memory\n");
-            exit(1);
-        }
-        b->cap = max;
-    }
-    b->n = 0;
-    while (b->n < max) {
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t len = getline(&line, &cap, stdin);
-        if (len < 0) {
-            free(line);
-            break;
-        }
-        if (len > 0 && line[len - 1] == '\n') len--;
-        if (len > 0 && line[len - 1] == '\r') len--;
-        line[len] = 0;
-        b->lines[b->n] = line;
-        b->lens[b->n] = (size_t)len;
-        b->n++;
-    }
-    return b->n;
 }
 
 static void print_result(const lp_encoder *enc, const float *logits, bool truncated) {
@@ -104,12 +54,12 @@ int lp_cmd_classify(int argc, char **argv) {
         if (!strcmp(argv[i], "--pair")) pair = true;
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--batch-size") && i + 1 < argc) {
-            if (!parse_int(argv[++i], 1, 4096, &batch_size)) {
+            if (!lp_cli_parse_int(argv[++i], 1, 4096, &batch_size)) {
                 fprintf(stderr, "lepton classify: --batch-size must be 1..4096\n");
                 return 2;
             }
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            if (!parse_int(argv[++i], 1, 1024, &threads)) {
+            if (!lp_cli_parse_int(argv[++i], 1, 1024, &threads)) {
                 fprintf(stderr, "lepton classify: --threads must be 1..1024\n");
                 return 2;
             }
@@ -141,11 +91,12 @@ int lp_cmd_classify(int argc, char **argv) {
         rc = 1;
     }
     int64_t L = lp_encoder_num_labels(enc);
-    batch b = {0};
+    lp_cli_lines b = {0};
+    bool oom = false;
     lp_encoder_text *in = calloc((size_t)batch_size, sizeof *in);
     float *logits = malloc((size_t)batch_size * (size_t)L * sizeof *logits);
     bool *trunc = calloc((size_t)batch_size, sizeof *trunc);
-    while (rc == 0 && read_lines(&b, (size_t)batch_size) > 0) {
+    while (rc == 0 && lp_cli_read_lines(&b, (size_t)batch_size, &oom) > 0) {
         for (size_t i = 0; i < b.n; i++) {
             in[i] = (lp_encoder_text){b.lines[i], b.lens[i], NULL, 0};
             char *tab = pair ? memchr(b.lines[i], '\t', b.lens[i]) : NULL;
@@ -163,11 +114,13 @@ int lp_cmd_classify(int argc, char **argv) {
         } else {
             for (size_t i = 0; i < b.n; i++) print_result(enc, logits + i * (size_t)L, trunc[i]);
         }
-        batch_free(&b);
     }
     fflush(stdout);
-    free(b.lines);
-    free(b.lens);
+    lp_cli_lines_free(&b);
+    if (oom) {
+        fprintf(stderr, "lepton classify: out of memory reading input\n");
+        rc = 1;
+    }
     free(in);
     free(logits);
     free(trunc);

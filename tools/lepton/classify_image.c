@@ -12,6 +12,7 @@
 #include "kernels/backend.h"
 
 #include "models/image_classifier.h"
+#include "tools/lepton/cli_util.h"
 #include "tools/lepton/commands.h"
 
 static void usage(FILE *out) {
@@ -26,14 +27,6 @@ static void usage(FILE *out) {
             "                 first B images (preprocessed once) and print timings as JSON on stderr\n"
             "  --profile      with --repeat: add the per-op time of those runs\n"
             "Images: JPEG, PNG, BMP, GIF, binary PNM. Prints one JSON object per image.\n");
-}
-
-static bool parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return false;
-    *out = (int)v;
-    return true;
 }
 
 static void print_json(cJSON *o) {
@@ -220,22 +213,22 @@ int lp_cmd_classify_image(int argc, char **argv) {
         if (!strcmp(a, "--model") && has_value) {
             model = argv[++i];
         } else if (!strcmp(a, "--top-k") && has_value) {
-            if (!parse_int(argv[++i], 1, 100000, &k)) {
+            if (!lp_cli_parse_int(argv[++i], 1, 100000, &k)) {
                 fprintf(stderr, "lepton classify-image: --top-k wants a positive integer, got '%s'\n", argv[i]);
                 return 2;
             }
         } else if (!strcmp(a, "--threads") && has_value) {
-            if (!parse_int(argv[++i], 1, 1024, &threads)) {
+            if (!lp_cli_parse_int(argv[++i], 1, 1024, &threads)) {
                 fprintf(stderr, "lepton classify-image: --threads wants 1..1024, got '%s'\n", argv[i]);
                 return 2;
             }
         } else if (!strcmp(a, "--batch") && has_value) {
-            if (!parse_int(argv[++i], 1, 1024, &batch)) {
+            if (!lp_cli_parse_int(argv[++i], 1, 1024, &batch)) {
                 fprintf(stderr, "lepton classify-image: --batch wants 1..1024, got '%s'\n", argv[i]);
                 return 2;
             }
         } else if (!strcmp(a, "--repeat") && has_value) {
-            if (!parse_int(argv[++i], 1, 1000000, &repeat)) {
+            if (!lp_cli_parse_int(argv[++i], 1, 1000000, &repeat)) {
                 fprintf(stderr, "lepton classify-image: --repeat wants a positive integer, got '%s'\n", argv[i]);
                 return 2;
             }

@@ -8,12 +8,12 @@
  * read --batch-size at a time (default 32) and run as one batch. A model that
  * cannot be loaded or run is one error line on stderr and exit 1; bad usage
  * exits 2. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "models/encoder.h"
+#include "tools/lepton/cli_util.h"
 #include "tools/lepton/commands.h"
 
 static int usage(FILE *out) {
@@ -21,36 +21,6 @@ static int usage(FILE *out) {
             "usage: lepton embed --model DIR [--batch-size N] [--threads N]\n"
             "  reads texts from stdin, one per line; prints {\"embedding\": [...], \"truncated\": b}\n");
     return out == stdout ? 0 : 2;
-}
-
-static bool parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return false;
-    *out = (int)v;
-    return true;
-}
-
-/* Reads up to `max` lines into lines/lens; returns how many. */
-static size_t read_lines(char **lines, size_t *lens, size_t max) {
-    size_t n = 0;
-    while (n < max) {
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t len = getline(&line, &cap, stdin);
-        if (len < 0) {
-            free(line);
-            break;
-        }
-        if (len > 0 && line[len - 1] == '\n') len--;
-        if (len > 0 && line[len - 1] == '\r') len--;
-        line[len] = 0;
-        lines[n] = line;
-        lens[n] = (size_t)len;
-        n++;
-    }
-    return n;
 }
 
 static void print_embedding(const float *v, int64_t d, bool truncated) {
@@ -66,12 +36,12 @@ int lp_cmd_embed(int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return usage(stdout);
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--batch-size") && i + 1 < argc) {
-            if (!parse_int(argv[++i], 1, 4096, &batch_size)) {
+            if (!lp_cli_parse_int(argv[++i], 1, 4096, &batch_size)) {
                 fprintf(stderr, "lepton embed: --batch-size must be 1..4096\n");
                 return 2;
             }
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            if (!parse_int(argv[++i], 1, 1024, &threads)) {
+            if (!lp_cli_parse_int(argv[++i], 1, 1024, &threads)) {
                 fprintf(stderr, "lepton embed: --threads must be 1..1024\n");
                 return 2;
             }
@@ -101,25 +71,27 @@ int lp_cmd_embed(int argc, char **argv) {
         rc = 1;
     }
     int64_t d = lp_encoder_embedding_dim(enc);
-    char **lines = calloc((size_t)batch_size, sizeof *lines);
-    size_t *lens = calloc((size_t)batch_size, sizeof *lens);
+    lp_cli_lines b = {0};
+    bool oom = false;
     lp_encoder_text *in = calloc((size_t)batch_size, sizeof *in);
     float *out = malloc((size_t)batch_size * (size_t)d * sizeof *out);
     bool *trunc = calloc((size_t)batch_size, sizeof *trunc);
     size_t n;
-    while (rc == 0 && (n = read_lines(lines, lens, (size_t)batch_size)) > 0) {
-        for (size_t i = 0; i < n; i++) in[i] = (lp_encoder_text){lines[i], lens[i], NULL, 0};
+    while (rc == 0 && (n = lp_cli_read_lines(&b, (size_t)batch_size, &oom)) > 0) {
+        for (size_t i = 0; i < n; i++) in[i] = (lp_encoder_text){b.lines[i], b.lens[i], NULL, 0};
         if (lp_encoder_embed_text(s, in, n, out, trunc, &err)) {
             fprintf(stderr, "lepton embed: %s\n", err.msg);
             rc = 1;
         } else {
             for (size_t i = 0; i < n; i++) print_embedding(out + i * (size_t)d, d, trunc[i]);
         }
-        for (size_t i = 0; i < n; i++) free(lines[i]);
     }
     fflush(stdout);
-    free(lines);
-    free(lens);
+    lp_cli_lines_free(&b);
+    if (oom) {
+        fprintf(stderr, "lepton embed: out of memory reading input\n");
+        rc = 1;
+    }
     free(in);
     free(out);
     free(trunc);
