@@ -18,7 +18,7 @@ static void usage(FILE *out) {
             "usage: lepton <command> [options]\n"
             "       lepton --help | --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-        fprintf(out, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+        fprintf(out, "  %-15s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     fprintf(out, "\n'lepton <command> --help' describes a command.\n");
 }
 
