@@ -2,7 +2,7 @@
  * model.merges hold hundreds of thousands of entries, and building a cJSON
  * node (three mallocs) per entry makes a 250k-piece vocabulary take far too
  * long to load. This finds those two values by a structural scan, parses
- * them directly into flat arrays, and blanks them out of a copy of the text
+ * them directly into flat arrays, and cuts them out of a copy of the text
  * so cJSON only parses the small rest. Anything unusual (escaped keys, ids
  * that are not plain integers, odd shapes) makes it decline, and the whole
  * file then goes through cJSON as before: the fast path never decides
@@ -57,41 +57,6 @@ static size_t skip_value(const char *s, size_t i, size_t n) {
            s[i] != '\r' && s[i] != '\t')
         i++;
     return i > start ? i : 0;
-}
-
-/* Finds the members `keys` (raw, unescaped spelling) of the object at s[i]
- * in one pass; vs[k] = ve[k] = 0 for a key that is absent. The first
- * occurrence wins, as with cJSON_GetObjectItem. False when the object is
- * malformed. */
-static bool find_members(const char *s, size_t i, size_t n, const char *const *keys, size_t nkeys,
-                         size_t *vs, size_t *ve) {
-    for (size_t k = 0; k < nkeys; k++) vs[k] = ve[k] = 0;
-    i = ws(s, i, n);
-    if (i >= n || s[i] != '{') return false;
-    i = ws(s, i + 1, n);
-    if (i < n && s[i] == '}') return true;
-    for (;;) {
-        if (i >= n || s[i] != '"') return false;
-        size_t ke = skip_string(s, i, n);
-        if (!ke) return false;
-        size_t ks = i + 1, kl = ke - i - 2;
-        i = ws(s, ke, n);
-        if (i >= n || s[i] != ':') return false;
-        size_t b = ws(s, i + 1, n);
-        size_t e = skip_value(s, b, n);
-        if (!e) return false;
-        for (size_t k = 0; k < nkeys; k++)
-            if (!ve[k] && strlen(keys[k]) == kl && !memcmp(s + ks, keys[k], kl)) {
-                vs[k] = b;
-                ve[k] = e;
-            }
-        i = ws(s, e, n);
-        if (i < n && s[i] == ',') {
-            i = ws(s, i + 1, n);
-            continue;
-        }
-        return i < n && s[i] == '}';
-    }
 }
 
 /* Clinger's fast path: a decimal with at most 15 significant digits and a
@@ -238,11 +203,14 @@ static bool grow(tok_json_fast *f, size_t need) {
 }
 
 /* {"token": id, ...} */
-static bool parse_map(tok_json_fast *f, const char *s, size_t i, size_t end) {
+static bool parse_map(tok_json_fast *f, const char *s, size_t i, size_t end, size_t *stop) {
     i = ws(s, i, end);
     if (i >= end || s[i] != '{') return false;
     i = ws(s, i + 1, end);
-    if (i < end && s[i] == '}') return true;
+    if (i < end && s[i] == '}') {
+        *stop = i + 1;
+        return true;
+    }
     for (;;) {
         if (!grow(f, f->n + 1)) return false;
         size_t olen;
@@ -260,16 +228,20 @@ static bool parse_map(tok_json_fast *f, const char *s, size_t i, size_t end) {
             i = ws(s, i + 1, end);
             continue;
         }
+        *stop = i + 1;
         return i < end && s[i] == '}';
     }
 }
 
 /* [["piece", score], ...] */
-static bool parse_pairs(tok_json_fast *f, const char *s, size_t i, size_t end) {
+static bool parse_pairs(tok_json_fast *f, const char *s, size_t i, size_t end, size_t *stop) {
     i = ws(s, i, end);
     if (i >= end || s[i] != '[') return false;
     i = ws(s, i + 1, end);
-    if (i < end && s[i] == ']') return true;
+    if (i < end && s[i] == ']') {
+        *stop = i + 1;
+        return true;
+    }
     for (;;) {
         if (!grow(f, f->n + 1)) return false;
         if (i >= end || s[i] != '[') return false;
@@ -307,16 +279,20 @@ static bool parse_pairs(tok_json_fast *f, const char *s, size_t i, size_t end) {
             i = ws(s, i + 1, end);
             continue;
         }
+        *stop = i + 1;
         return i < end && s[i] == ']';
     }
 }
 
 /* ["a b", ...] or [["a", "b"], ...]: entries hold a, b in pairs (2k, 2k+1). */
-static bool parse_merges(tok_json_fast *f, const char *s, size_t i, size_t end) {
+static bool parse_merges(tok_json_fast *f, const char *s, size_t i, size_t end, size_t *stop) {
     i = ws(s, i, end);
     if (i >= end || s[i] != '[') return false;
     i = ws(s, i + 1, end);
-    if (i < end && s[i] == ']') return true;
+    if (i < end && s[i] == ']') {
+        *stop = i + 1;
+        return true;
+    }
     for (;;) {
         if (!grow(f, f->n + 2)) return false;
         size_t la, lb;
@@ -354,6 +330,7 @@ static bool parse_merges(tok_json_fast *f, const char *s, size_t i, size_t end) 
             i = ws(s, i + 1, end);
             continue;
         }
+        *stop = i + 1;
         return i < end && s[i] == ']';
     }
 }
@@ -365,53 +342,117 @@ void tok_json_fast_free(tok_json_fast *f) {
     memset(f, 0, sizeof *f);
 }
 
-/* Blanks s[b, e) in the copy, leaving `placeholder` (same bytes count). */
-static void blank(char *copy, size_t b, size_t e, const char *placeholder) {
-    memset(copy + b, ' ', e - b);
-    memcpy(copy + b, placeholder, 2);
+/* The model object: parses "vocab" and "merges" in the same pass that walks
+ * its members (first occurrence wins, as with cJSON_GetObjectItem). */
+static bool walk_model(const char *s, size_t i, size_t n, tok_json_fast *vocab, tok_json_fast *merges,
+                       size_t span[2][2]) {
+    span[0][0] = span[0][1] = span[1][0] = span[1][1] = 0;
+    i = ws(s, i, n);
+    if (i >= n || s[i] != '{') return false;
+    i = ws(s, i + 1, n);
+    if (i < n && s[i] == '}') return false;
+    for (;;) {
+        if (i >= n || s[i] != '"') return false;
+        size_t ke = skip_string(s, i, n);
+        if (!ke) return false;
+        size_t ks = i + 1, kl = ke - i - 2;
+        i = ws(s, ke, n);
+        if (i >= n || s[i] != ':') return false;
+        size_t b = ws(s, i + 1, n), e = 0;
+        bool is_vocab = kl == 5 && !memcmp(s + ks, "vocab", 5) && !span[0][1];
+        bool is_merges = kl == 6 && !memcmp(s + ks, "merges", 6) && !span[1][1];
+        if (is_vocab && b < n && (s[b] == '{' || s[b] == '[')) {
+            /* decoded strings are never longer than their JSON spelling */
+            vocab->strings = malloc(n - b + 1);
+            if (!vocab->strings) return false;
+            vocab->is_map = s[b] == '{';
+            vocab->want_scores = !vocab->is_map;
+            if (!(vocab->is_map ? parse_map(vocab, s, b, n, &e) : parse_pairs(vocab, s, b, n, &e)))
+                return false;
+            span[0][0] = b;
+            span[0][1] = e;
+        } else if (is_merges && b < n && s[b] == '[') {
+            merges->strings = malloc(n - b + 1);
+            if (!merges->strings || !parse_merges(merges, s, b, n, &e)) return false;
+            merges->present = true;
+            span[1][0] = b;
+            span[1][1] = e;
+        } else {
+            e = skip_value(s, b, n);
+            if (!e) return false;
+        }
+        i = ws(s, e, n);
+        if (i < n && s[i] == ',') {
+            i = ws(s, i + 1, n);
+            continue;
+        }
+        return i < n && s[i] == '}' && span[0][1];
+    }
 }
 
-bool tok_json_fast_scan(const char *json, size_t len, char **copy, tok_json_fast *vocab,
+bool tok_json_fast_scan(const char *json, size_t len, char **copy, size_t *copy_len, tok_json_fast *vocab,
                         tok_json_fast *merges) {
     memset(vocab, 0, sizeof *vocab);
     memset(merges, 0, sizeof *merges);
     *copy = NULL;
     if (len < 4096) return false; /* small files: cJSON is fine */
-    static const char *top_keys[] = {"model"}, *model_keys[] = {"vocab", "merges"};
-    size_t ms, me, vsa[2], vea[2];
-    if (!find_members(json, 0, len, top_keys, 1, &ms, &me) || !me) return false;
-    if (!find_members(json, ms, me, model_keys, 2, vsa, vea) || !vea[0]) return false;
-    size_t vs = vsa[0], ve = vea[0], gs = vsa[1], ge = vea[1];
-    bool have_merges = ge != 0;
-    /* Decoded strings are never longer than their JSON spelling. */
-    vocab->strings = malloc(ve - vs + 1);
-    if (!vocab->strings) return false;
-    bool ok;
-    if (json[vs] == '{') {
-        ok = parse_map(vocab, json, vs, ve);
-    } else {
-        vocab->want_scores = true;
-        ok = parse_pairs(vocab, json, vs, ve);
+    /* the top-level "model" member (the first one) */
+    size_t i = ws(json, 0, len), ms = 0;
+    bool found = false;
+    if (i >= len || json[i] != '{') return false;
+    i = ws(json, i + 1, len);
+    while (i < len && json[i] == '"') {
+        size_t ke = skip_string(json, i, len);
+        if (!ke) return false;
+        bool is_model = ke - i - 2 == 5 && !memcmp(json + i + 1, "model", 5);
+        i = ws(json, ke, len);
+        if (i >= len || json[i] != ':') return false;
+        size_t b = ws(json, i + 1, len);
+        if (is_model) {
+            ms = b;
+            found = true;
+            break;
+        }
+        size_t e = skip_value(json, b, len);
+        if (!e) return false;
+        i = ws(json, e, len);
+        if (i < len && json[i] == ',') i = ws(json, i + 1, len);
     }
-    if (ok && have_merges && json[gs] == '[') {
-        merges->strings = malloc(ge - gs + 1);
-        ok = merges->strings && parse_merges(merges, json, gs, ge);
-        merges->present = ok;
-    }
-    if (ok) {
-        *copy = malloc(len + 1);
-        ok = *copy != NULL;
-    }
-    if (!ok) {
+    size_t span[2][2];
+    if (!found || !walk_model(json, ms, len, vocab, merges, span)) {
         tok_json_fast_free(vocab);
         tok_json_fast_free(merges);
         return false;
     }
-    memcpy(*copy, json, len);
-    (*copy)[len] = '\0';
-    blank(*copy, vs, ve, json[vs] == '{' ? "{}" : "[]");
-    if (merges->present) blank(*copy, gs, ge, "[]");
+    /* cJSON gets the text with those values cut out: prefix, {} or [], ... */
+    size_t cut[2][2] = {{span[0][0], span[0][1]}, {span[1][0], span[1][1]}};
+    const char *ph[2] = {vocab->is_map ? "{}" : "[]", "[]"};
+    int order[2] = {0, 1};
+    if (merges->present && cut[1][0] < cut[0][0]) {
+        order[0] = 1;
+        order[1] = 0;
+    }
+    char *out = malloc(len + 1);
+    if (!out) {
+        tok_json_fast_free(vocab);
+        tok_json_fast_free(merges);
+        return false;
+    }
+    size_t o = 0, at = 0;
+    for (int k = 0; k < 2; k++) {
+        int w = order[k];
+        if (w == 1 && !merges->present) continue;
+        memcpy(out + o, json + at, cut[w][0] - at);
+        o += cut[w][0] - at;
+        memcpy(out + o, ph[w], 2);
+        o += 2;
+        at = cut[w][1];
+    }
+    memcpy(out + o, json + at, len - at);
+    o += len - at;
+    out[o] = '\0';
+    *copy = out;
+    *copy_len = o;
     vocab->present = true;
-    vocab->is_map = json[vs] == '{';
     return true;
 }

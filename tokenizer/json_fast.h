@@ -17,8 +17,8 @@ typedef struct tok_json_fast {
 
 /* When model.vocab (and model.merges) have a common shape, parses them into
  * *vocab / *merges and returns a malloc'd copy of json with those values
- * blanked to {} / [] (for cJSON to parse the rest). False: use cJSON alone. */
-bool tok_json_fast_scan(const char *json, size_t len, char **copy, tok_json_fast *vocab,
+ * replaced by {} / [] (for cJSON to parse the rest). False: use cJSON alone. */
+bool tok_json_fast_scan(const char *json, size_t len, char **copy, size_t *copy_len, tok_json_fast *vocab,
                         tok_json_fast *merges);
 void tok_json_fast_free(tok_json_fast *f);
 

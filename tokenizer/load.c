@@ -49,7 +49,12 @@ bool tok_read_file(const char *path, char **data, size_t *len, lp_error *err) {
         lp_fail(err, LP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
         return false;
     }
+    /* Sized from fstat when it can be (one read, no regrowth); grown otherwise. */
     size_t cap = 1 << 16, n = 0;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uint64_t)st.st_size < ((uint64_t)1 << 31))
+        cap = (size_t)st.st_size + 1;
     char *buf = malloc(cap + 1);
     while (buf) {
         if (n == cap) {

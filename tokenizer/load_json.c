@@ -968,8 +968,9 @@ lp_status tok_load_json(const char *json, size_t len, const char *name, const ch
         return lp_fail(err, LP_ERR_FORMAT, "%s: not valid UTF-8, so not a tokenizer.json", name);
     tok_json_fast fv, fm;
     char *copy = NULL;
-    bool fast = tok_json_fast_scan(json, len, &copy, &fv, &fm);
-    cJSON *root = cJSON_ParseWithLength(fast ? copy : json, len);
+    size_t copy_len = 0;
+    bool fast = tok_json_fast_scan(json, len, &copy, &copy_len, &fv, &fm);
+    cJSON *root = cJSON_ParseWithLength(fast ? copy : json, fast ? copy_len : len);
     free(copy);
     if (!root) {
         if (fast) {
