@@ -111,11 +111,16 @@ static void test_bert_gemms(void) {
 }
 
 static void test_heuristics(void) {
+    /* Without a GPU, cublasLtCreate fails and leaks an allocation of its own
+     * (LeakSanitizer sees it), so it is not called at all. */
+    if (!g_have_gpu) {
+        printf("skipped: cuBLASLt heuristics need a GPU\n");
+        return;
+    }
     cublasLtHandle_t h;
     cublasStatus_t s = cublasLtCreate(&h);
-    if (s != CUBLAS_STATUS_SUCCESS || !g_have_gpu) {
-        printf("skipped: cuBLASLt heuristics need a GPU (cublasLtCreate: %s)\n", cublasLt_status_name(s));
-        if (s == CUBLAS_STATUS_SUCCESS) cublasLtDestroy(h);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        printf("skipped: cublasLtCreate: %s\n", cublasLt_status_name(s));
         return;
     }
     lp_tensor x = shape2(LP_F16, 256, 768), w = shape2(LP_F16, 3072, 768), o = shape2(LP_F16, 256, 3072);
