@@ -219,6 +219,18 @@ int lp_tok_to_lower(uint32_t c, uint32_t out[3]) {
         out[1] = 0x307;
         return 2;
     }
+    size_t lo = 0, hi = lp_tok_rust_lower_extra_count;
+    while (lo < hi) { /* mappings newer than utf8proc's Unicode 15 */
+        size_t mid = (lo + hi) / 2;
+        if (lp_tok_rust_lower_extra[mid].a < c)
+            lo = mid + 1;
+        else if (lp_tok_rust_lower_extra[mid].a > c)
+            hi = mid;
+        else {
+            out[0] = lp_tok_rust_lower_extra[mid].b;
+            return 1;
+        }
+    }
     out[0] = (uint32_t)utf8proc_tolower((utf8proc_int32_t)c);
     return 1;
 }

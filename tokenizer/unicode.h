@@ -32,6 +32,8 @@ extern const lp_tok_range lp_tok_onig_new_L[], lp_tok_onig_new_N[], lp_tok_onig_
 extern const size_t lp_tok_onig_new_L_count, lp_tok_onig_new_N_count, lp_tok_onig_new_Nd_count,
     lp_tok_onig_new_P_count, lp_tok_onig_new_S_count, lp_tok_onig_new_M_count,
     lp_tok_onig_new_Z_count, lp_tok_onig_word_count, lp_tok_rust_word_count;
+extern const lp_tok_compose_pair lp_tok_rust_lower_extra[]; /* (from, to, 0) */
+extern const size_t lp_tok_rust_lower_extra_count;
 extern const lp_tok_compose_pair lp_tok_u9_compose[];
 extern const size_t lp_tok_u9_compose_count;
 

@@ -8,6 +8,8 @@ tokenizers' two regex engines see them, measured by running tokenizers itself.
     and its \\w set, which is not a plain union of categories.
   - Rust's regex crate (the Whitespace pre-tokenizer, added tokens'
     single_word rule): its \\w set.
+  - Rust's char::to_lowercase (the Lowercase normalizer): the mappings it has
+    and utf8proc (Unicode 15) lacks.
 
 Every code point is classified by asking tokenizers (Split(Regex(...)) and
 Whitespace pre-tokenizers) how it splits text, so the tables are the
@@ -18,7 +20,7 @@ Needs: tokenizers (pip), libutf8proc.so.2.
 """
 import ctypes
 
-from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
 
 ALL = [c for c in range(0x110000) if not (0xD800 <= c < 0xE000)]
 
@@ -98,6 +100,23 @@ def main():
              "Oniguruma \\p{%s}: code points utf8proc (Unicode 15) leaves unassigned" % k)
     emit("lp_tok_onig_word", onig_members(r"\w"), "Oniguruma \\w")
     emit("lp_tok_rust_word", rust_word(), "Rust regex \\w")
+    lower = normalizers.Lowercase()
+    lib.utf8proc_tolower.restype = ctypes.c_int32
+    extra = []
+    for c in ALL:
+        h = lower.normalize_str(chr(c))
+        u = "i\u0307" if c == 0x130 else chr(lib.utf8proc_tolower(c))
+        if h != u:
+            assert len(h) == 1, hex(c)
+            extra.append((c, ord(h)))
+    print("/* Rust char::to_lowercase mappings that utf8proc does not have (sorted). */")
+    print("const lp_tok_compose_pair lp_tok_rust_lower_extra[] = {")
+    for a, b in extra:
+        print("    {0x%X, 0x%X, 0}," % (a, b))
+    if not extra:
+        print("    {0x110000, 0x110000, 0},")
+    print("};")
+    print("const size_t lp_tok_rust_lower_extra_count = %d;" % len(extra))
 
 
 if __name__ == "__main__":
