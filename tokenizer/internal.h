@@ -69,6 +69,12 @@ typedef struct tok_vocab {
      * bounds the prefix scans of WordPiece and Unigram; `skip` bytes of a
      * leading continuation prefix ("##") are looked past when building. */
     uint8_t *first_max;
+    /* A Bloom-style bitset of every char-boundary prefix of every key (keys
+     * included): a clear bit proves no key starts with the bytes hashed so
+     * far, which ends a prefix scan early. NULL: no filter. */
+    uint64_t *prefix_bits;
+    uint64_t prefix_mask;
+    bool orphans;       /* some key has no id pointing at it (ids were reused) */
 } tok_vocab;
 
 static inline uint64_t tok_hash_init(void) { return 0xcbf29ce484222325ULL; }
@@ -108,8 +114,16 @@ int32_t tok_vocab_get(const tok_vocab *v, const char *s, size_t n);
 int32_t tok_vocab_get2_h(const tok_vocab *v, const char *a, size_t an, const char *b, size_t bn,
                          uint32_t h);
 const char *tok_vocab_str(const tok_vocab *v, uint32_t id, size_t *len);
-/* Builds first_max, looking past `skip_prefix` at the start of keys. */
-bool tok_vocab_build_first_max(tok_vocab *v, const char *skip_prefix, size_t skip_len);
+/* Builds first_max and prefix_bits in one pass over the keys, looking past
+ * `skip` at the start of keys for first_max (false: no memory; scans then
+ * run unbounded / unfiltered, which is slower but gives the same results). */
+bool tok_vocab_build_index(tok_vocab *v, const char *skip, size_t skip_len);
+static inline bool tok_vocab_maybe_prefix(const tok_vocab *v, uint64_t h) {
+    if (!v->prefix_bits) return true;
+    uint64_t b = ((h ^ (h >> 31)) * 0x9E3779B97F4A7C15ULL) >> 20;
+    b &= v->prefix_mask;
+    return (v->prefix_bits[b >> 6] >> (b & 63)) & 1;
+}
 /* Longest key (bytes, after the skipped prefix) that can start with code point c. */
 static inline size_t tok_vocab_first_max(const tok_vocab *v, uint32_t c) {
     if (!v->first_max) return v->max_len;

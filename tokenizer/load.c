@@ -104,9 +104,9 @@ void tok_model_finish(tok_model *m) {
     /* The prefix filter only speeds up the models that scan prefixes; when it
      * cannot be allocated they run without it. */
     if (m->kind == TM_WORDPIECE)
-        tok_vocab_build_first_max(&m->vocab, m->prefix, m->prefix ? m->prefix_len : 0);
+        tok_vocab_build_index(&m->vocab, m->prefix, m->prefix ? m->prefix_len : 0);
     else if (m->kind == TM_UNIGRAM)
-        tok_vocab_build_first_max(&m->vocab, NULL, 0);
+        tok_vocab_build_index(&m->vocab, NULL, 0);
 }
 
 /* Runs the normalizer over an added token's content (HF normalized_cache). */

@@ -226,6 +226,7 @@ static bool unigram_encode(const lp_tokenizer *tok, lp_tok_workspace *ws, const 
             if (bytes > bound) break; /* no piece that long starts with this char */
             for (uint32_t k = surf[e]; k < surf[e + 1]; k++) h = tok_hash_step(h, (unsigned char)s[k]);
             e++;
+            if (!tok_vocab_maybe_prefix(v, h)) break; /* no piece starts like this */
             int32_t id = tok_vocab_get_h(v, s + surf[b], bytes, tok_hash_final(h));
             if (id < 0) continue;
             int t = sp->types[id];

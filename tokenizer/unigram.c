@@ -71,6 +71,7 @@ lp_status tok_unigram_tokenize(const tok_model *m, lp_tok_workspace *ws, const c
             if ((size_t)(end + l - start) > bound) break;
             for (uint32_t k = 0; k < l; k++) h = tok_hash_step(h, (unsigned char)s[end + k]);
             end += l;
+            if (!tok_vocab_maybe_prefix(&m->vocab, h)) break; /* no piece starts like this */
             int32_t id = tok_vocab_get_h(&m->vocab, s + start, end - start, tok_hash_final(h));
             if (id < 0 || (m->never_match && m->never_match[id])) continue;
             double cand = m->scores[id] + here;

@@ -36,6 +36,7 @@ bool tok_vocab_init(tok_vocab *v, size_t expected_count, size_t expected_bytes) 
 }
 
 void tok_vocab_free(tok_vocab *v) {
+    free(v->prefix_bits);
     free(v->first_max);
     free(v->slots);
     free(v->blob);
@@ -92,6 +93,7 @@ static size_t find_slot(const tok_vocab *v, const char *s, size_t n, uint32_t h,
 
 static bool insert_at(tok_vocab *v, size_t j, const char *s, size_t n, uint32_t id, uint32_t h) {
     if (!grow_ids(v, id)) return false;
+    if (v->str_off[id] != UINT32_MAX) v->orphans = true; /* the id's old key loses its id */
     if (v->blob_len + n + 1 > v->blob_cap) {
         size_t cap = v->blob_cap * 2 + n + 1;
         char *b = realloc(v->blob, cap);
@@ -154,6 +156,7 @@ int tok_vocab_add_all(tok_vocab *v, const tok_vocab_entry *e, size_t n, bool dup
         tok_slot *t = &v->slots[j];
         uint32_t old = t->id1 - 1;
         if (!v->dup_keeps_old && old != e[i].id && v->str_off[old] == t->off) v->str_off[old] = UINT32_MAX;
+        if (v->str_off[e[i].id] != UINT32_MAX && v->str_off[e[i].id] != t->off) v->orphans = true;
         v->str_off[e[i].id] = t->off;
         v->str_len[e[i].id] = t->len;
         t->id1 = e[i].id + 1;
@@ -186,6 +189,7 @@ bool tok_vocab_put(tok_vocab *v, const char *s, size_t n, uint32_t id) {
     uint32_t old = t->id1 - 1;
     if (!grow_ids(v, id)) return false;
     if (!v->dup_keeps_old && old != id && v->str_off[old] == t->off) v->str_off[old] = UINT32_MAX;
+    if (v->str_off[id] != UINT32_MAX && v->str_off[id] != t->off) v->orphans = true;
     v->str_off[id] = t->off;
     v->str_len[id] = t->len;
     t->id1 = id + 1;
@@ -225,25 +229,52 @@ const char *tok_vocab_str(const tok_vocab *v, uint32_t id, size_t *len) {
     return v->blob + v->str_off[id];
 }
 
-bool tok_vocab_build_first_max(tok_vocab *v, const char *skip, size_t skip_len) {
+static void index_key(tok_vocab *v, const char *s, size_t n, const char *skip, size_t skip_len) {
+    const unsigned char *u = (const unsigned char *)s;
+    uint64_t h = tok_hash_init();
+    for (size_t i = 0; i < n; i++) {
+        h = tok_hash_step(h, u[i]);
+        if (i + 1 < n && (u[i + 1] & 0xC0) == 0x80) continue; /* char boundaries only */
+        uint64_t b = (((h ^ (h >> 31)) * 0x9E3779B97F4A7C15ULL) >> 20) & v->prefix_mask;
+        v->prefix_bits[b >> 6] |= 1ULL << (b & 63);
+    }
+    if (skip_len && n > skip_len && !memcmp(s, skip, skip_len)) {
+        s += skip_len;
+        n -= skip_len;
+    }
+    if (!n) return;
+    size_t k = 0;
+    uint32_t c = lp_tok_utf8_next(s, &k);
+    uint8_t *m = &v->first_max[c & 0xFFFF];
+    size_t cap = n >= 255 ? 255 : n;
+    if (cap > *m) *m = (uint8_t)cap;
+}
+
+bool tok_vocab_build_index(tok_vocab *v, const char *skip, size_t skip_len) {
     free(v->first_max);
+    free(v->prefix_bits);
+    v->prefix_bits = NULL;
     v->first_max = calloc(65536, 1);
-    if (!v->first_max) return false;
-    /* Over the keys (slots), not the ids: an id may have lost its string. */
-    for (size_t j = 0; j <= v->mask; j++) {
-        if (!v->slots[j].id1) continue;
-        const char *s = v->blob + v->slots[j].off;
-        size_t n = v->slots[j].len;
-        if (skip_len && n > skip_len && !memcmp(s, skip, skip_len)) {
-            s += skip_len;
-            n -= skip_len;
-        }
-        if (!n) continue;
-        size_t i = 0;
-        uint32_t c = lp_tok_utf8_next(s, &i);
-        uint8_t *m = &v->first_max[c & 0xFFFF];
-        size_t cap = n >= 255 ? 255 : n;
-        if (cap > *m) *m = (uint8_t)cap;
+    /* about 4 bits per key byte: few false hits, quick to build */
+    size_t bits = 1 << 16;
+    while (bits < v->blob_len * 4) bits *= 2;
+    v->prefix_bits = calloc(bits / 64, sizeof *v->prefix_bits);
+    if (!v->first_max || !v->prefix_bits) {
+        free(v->first_max);
+        free(v->prefix_bits);
+        v->first_max = NULL;
+        v->prefix_bits = NULL;
+        return false;
+    }
+    v->prefix_mask = bits - 1;
+    if (!v->orphans) {
+        /* ids in order walk the blob in order: every key has an id */
+        for (size_t id = 0; id < v->id_cap; id++)
+            if (v->str_off[id] != UINT32_MAX)
+                index_key(v, v->blob + v->str_off[id], v->str_len[id], skip, skip_len);
+    } else {
+        for (size_t j = 0; j <= v->mask; j++)
+            if (v->slots[j].id1) index_key(v, v->blob + v->slots[j].off, v->slots[j].len, skip, skip_len);
     }
     return true;
 }

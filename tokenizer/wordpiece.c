@@ -46,6 +46,7 @@ lp_status tok_wordpiece_tokenize(const tok_model *m, lp_tok_workspace *ws, const
             if (i + l - start > bound) break; /* no key that long starts with this char */
             for (uint32_t k = 0; k < l; k++) h = tok_hash_step(h, (unsigned char)s[i + k]);
             i += l;
+            if (!tok_vocab_maybe_prefix(&m->vocab, h)) break; /* no key starts like this */
             ends[nb] = i;
             hs[nb] = h;
             nb++;
