@@ -7,8 +7,15 @@
 #include "tokenizer/internal.h"
 #include "tokenizer/spm.h"
 
+/* Per-call scratch is bounded so that a hostile tokenizer file (normalizers
+ * that multiply the text, stride windows crossed with pair windows) fails
+ * with an error instead of exhausting memory; a megabyte line needs well under
+ * a tenth of this. */
+#define WORKSPACE_LIMIT ((size_t)1 << 30)
+
 lp_tok_workspace *lp_tok_workspace_create(void) {
     lp_tok_workspace *ws = calloc(1, sizeof *ws);
+    if (ws) ws->arena.limit = WORKSPACE_LIMIT;
     return ws;
 }
 

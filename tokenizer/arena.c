@@ -18,6 +18,10 @@ static bool add_chunk(tok_arena *a, size_t need) {
     size_t size = a->head ? a->head->size * 2 : 64 * 1024;
     if (size > (64u << 20)) size = 64u << 20;
     if (size < need) size = need;
+    if (a->limit && a->total + size > a->limit) {
+        if (a->total + need > a->limit) return false;
+        size = need;
+    }
     tok_chunk *c = malloc(CHUNK_HEADER + size);
     if (!c) return false;
     c->next = a->head;
@@ -68,6 +72,7 @@ void ta_reset(tok_arena *a) {
         }
         a->head = NULL;
         a->total = 0;
+        if (a->limit && total > a->limit) total = a->limit;
         if (!add_chunk(a, total)) {
             a->cur = a->end = NULL;
             return;

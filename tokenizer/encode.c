@@ -29,7 +29,11 @@ lp_status tok_model_tokenize(const tok_model *m, lp_tok_workspace *ws, const lp_
     return lp_fail(err, LP_ERR_INTERNAL, "unknown model kind");
 }
 
-static lp_status oom(lp_error *err) { return lp_fail(err, LP_ERR_NOMEM, "out of memory while encoding"); }
+static lp_status oom(lp_error *err) {
+    return lp_fail(err, LP_ERR_NOMEM,
+                   "out of memory while encoding (or the tokenizer's normalizers grew the text "
+                   "more than 64-fold)");
+}
 
 /* HF BytesToCharOffsetConverter::convert. */
 static void to_chars(const uint32_t *charidx, uint32_t len, uint32_t s, uint32_t e, int32_t out[2]) {
@@ -49,6 +53,7 @@ lp_status tok_encode_sequence(const lp_tokenizer *tok, lp_tok_workspace *ws, con
                               size_t len, uint32_t type_id, tok_enc *out, lp_error *err) {
     if (len > 0x7FFFFFF0u) return lp_fail(err, LP_ERR_INVALID_ARG, "text too long (%zu bytes)", len);
     tok_nstr root;
+    ws->norm_limit = len * 64 + 65536 < TOK_MAX_NORMALIZED ? len * 64 + 65536 : TOK_MAX_NORMALIZED;
     if (!nstr_from_text(ws, text, (uint32_t)len, &root)) return oom(err);
     ws->toks.n = 0;
     tok_split_vec *a = &ws->splits[0], *b = &ws->splits[1];

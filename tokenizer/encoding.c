@@ -64,6 +64,9 @@ static bool concat(tok_arena *a, tok_enc *out, const tok_enc *self, const tok_en
 
 bool tok_enc_merge(tok_arena *a, tok_enc *self, const tok_enc *pair, bool growing_offsets) {
     size_t nover = self->n_overflowing * (1 + pair->n_overflowing) + pair->n_overflowing;
+    /* Windows of a pair multiply (HF keeps every combination); past this
+     * many the input is refused rather than ground through. */
+    if (nover > (1u << 16)) return false;
     tok_enc *over = NULL;
     if (nover) {
         over = ta_alloc(a, nover * sizeof *over);

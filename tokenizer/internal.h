@@ -20,6 +20,7 @@ typedef struct tok_arena {
     tok_chunk *head;
     char *cur, *end;
     size_t total;
+    size_t limit; /* 0: none; else allocation fails past this many bytes */
 } tok_arena;
 
 void *ta_alloc(tok_arena *a, size_t n);          /* 16-byte aligned */
@@ -150,6 +151,13 @@ typedef struct tok_nstr {
 } tok_nstr;
 
 typedef struct lp_tok_workspace lp_tok_workspace;
+
+/* No normalized string may grow past ws->norm_limit (64 bytes per input byte
+ * plus 64 KB, at most TOK_MAX_NORMALIZED): a tokenizer file whose normalizers
+ * expand text without bound (a Replace of an empty match with a long string,
+ * in sequence) gets an error instead of eating memory and time. Real
+ * normalizers stay far below it (NFKD's largest expansion is 18 chars). */
+#define TOK_MAX_NORMALIZED (256u << 20)
 
 /* Builder for HF NormalizedString::transform: feed (char, change) pairs,
  * change = 0 replaces the next source char, 1 inserts, -N replaces the next
@@ -446,6 +454,7 @@ struct lp_tok_workspace {
     TOK_VEC(uint32_t) u32b;
     TOK_VEC(double) dbl;
     TOK_VEC(uint64_t) u64a;
+    size_t norm_limit;        /* 0: TOK_MAX_NORMALIZED */
     TOK_VEC(char) text;       /* repaired input */
     tok_match_vec matches;
     TOK_VEC(uint32_t) charidx; /* byte -> code point index */

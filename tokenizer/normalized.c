@@ -50,6 +50,10 @@ static uint32_t char_len_at(const tok_nstr *n, uint32_t off) {
 
 static bool out_reserve(tok_nbuild *b, size_t extra) {
     lp_tok_workspace *ws = b->ws;
+    if (b->n + extra > (ws->norm_limit ? ws->norm_limit : TOK_MAX_NORMALIZED)) {
+        b->oom = true;
+        return false;
+    }
     if (!tok_vec_reserve(&ws->nb_s, b->n + extra) || !tok_vec_reserve(&ws->nb_al, b->n + extra)) {
         b->oom = true;
         return false;

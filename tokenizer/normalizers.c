@@ -204,6 +204,7 @@ bool tok_replace(lp_tok_workspace *ws, tok_nstr *n, const tok_pattern *p, const 
     size_t cap = (size_t)n->len + 1;
     for (size_t i = 0; i < m.n; i++)
         if (m.v[i].is_match) cap += content_len;
+    if (cap > (ws->norm_limit ? ws->norm_limit : TOK_MAX_NORMALIZED)) return false;
     char *s = ta_alloc(&ws->arena, cap);
     tok_align *al = ta_alloc(&ws->arena, cap * sizeof *al);
     if (!s || !al) return false;

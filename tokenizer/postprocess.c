@@ -254,7 +254,10 @@ lp_status tok_post_process(const tok_post *p, tok_arena *a, tok_enc *encs, size_
         return LP_OK;
     }
     for (size_t i = 0; i < n; i++)
-        if (!tok_enc_merge(a, &r, &list[i], false)) return lp_fail(err, LP_ERR_NOMEM, "out of memory");
+        if (!tok_enc_merge(a, &r, &list[i], false))
+            return lp_fail(err, LP_ERR_NOMEM,
+                           "out of memory combining the overflowing windows of a pair (use a larger "
+                           "max_length or stride, or truncate one side only)");
     *out = r;
     return LP_OK;
 }

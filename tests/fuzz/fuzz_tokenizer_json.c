@@ -16,17 +16,22 @@ static void exercise(lp_tokenizer *tok) {
     lp_tok_options o = lp_tok_default_options(tok);
     lp_error err = {0};
     lp_tok_encoding e;
+    size_t longest = 0;
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         if (lp_tok_encode(tok, ws, texts[i], strlen(texts[i]), NULL, 0, &o, &e, &err) == LP_OK && e.n) {
+            if (e.n > longest) longest = e.n;
             char *t;
             size_t tl;
             if (lp_tok_decode(tok, e.ids, e.n, true, &t, &tl, &err) == LP_OK) free(t);
         }
     }
+    /* Pair windows multiply: keep the stride case to files whose normalizers
+     * do not blow these short texts up (that case is bounded, but slow). */
     o.truncation.enabled = true;
     o.truncation.max_length = 8;
     o.truncation.stride = 1;
-    (void)lp_tok_encode(tok, ws, texts[0], strlen(texts[0]), texts[3], strlen(texts[3]), &o, &e, &err);
+    if (longest < 512)
+        (void)lp_tok_encode(tok, ws, texts[0], strlen(texts[0]), texts[3], strlen(texts[3]), &o, &e, &err);
     int32_t ids[] = {0, 1, 2, 3, 100, 101, 102, 5000, 30000};
     char *t;
     size_t tl;
