@@ -1,7 +1,7 @@
 /* bench_gemm: lepton's GEMM-family ops against the SGEMM libraries, in one run.
  *
  *   build/benchmarks/bench_gemm [out.json [passes]]
- *       (default benchmarks/out/bench_gemm.json, 3 passes)
+ *       (default benchmarks/out/bench_gemm.json, 5 passes)
  *
  * Tables (markdown on stdout, every number also in the JSON file):
  *  1. Square SGEMM 512/1024/2048 on 1 and 2 threads: lp_matmul next to raw
@@ -12,7 +12,7 @@
  *     through lp_conv2d, as GFLOP/s and as a fraction of the measured peak
  *     (the best 2-thread SGEMM of table 1).
  * Each number is the best over `passes` runs of all tables, each run timing a
- * loop of >= 0.25 s three times: spreading the samples over minutes lets
+ * loop of >= 0.1 s three times: spreading the samples over minutes lets
  * every cell find a quiet moment on a shared machine.
  *
  * The libraries are loaded with dlopen so that the benchmark builds whichever
@@ -77,7 +77,7 @@ static double now_s(void) {
 
 /* Lets the previous library's spinning threads go to sleep. */
 static void settle(void) {
-    struct timespec ts = {0, 300 * 1000 * 1000};
+    struct timespec ts = {0, 200 * 1000 * 1000};
     nanosleep(&ts, NULL);
 }
 
@@ -135,7 +135,7 @@ struct job {
     lp_activation act;
 };
 
-/* Best seconds per call over 3 repetitions of a >= 0.25 s loop; < 0 on failure. */
+/* Best seconds per call over 3 repetitions of a >= 0.1 s loop; < 0 on failure. */
 static double time_job(job *j) {
     if (j->run(j)) return -1; /* warm-up: primitive creation, page faults */
     double best = 1e30;
@@ -144,7 +144,7 @@ static double time_job(job *j) {
         double t0 = now_s();
         for (int i = 0; i < reps; i++) j->run(j);
         double t = now_s() - t0;
-        if (t >= 0.25 || reps >= 1 << 20) {
+        if (t >= 0.1 || reps >= 1 << 20) {
             best = t / reps;
             break;
         }
@@ -446,7 +446,7 @@ static int make_parent_dirs(const char *path) {
 
 int main(int argc, char **argv) {
     const char *out_path = argc > 1 ? argv[1] : "benchmarks/out/bench_gemm.json";
-    int passes = argc > 2 ? atoi(argv[2]) : 3;
+    int passes = argc > 2 ? atoi(argv[2]) : 5;
     if (passes < 1 || passes > 100) {
         fprintf(stderr, "usage: bench_gemm [out.json [passes 1..100]]\n");
         return 2;
