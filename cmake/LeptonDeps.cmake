@@ -3,6 +3,9 @@ find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 
 pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
+# HTTP server (evhttp) and the load generator; the pthreads part lets worker
+# threads wake the event loop.
+pkg_check_modules(LIBEVENT REQUIRED IMPORTED_TARGET libevent_core libevent_extra libevent_pthreads)
 
 # Math library for expf/erff/...
 find_library(LP_LIBM m REQUIRED)

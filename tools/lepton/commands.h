@@ -15,5 +15,8 @@ int lp_cmd_tokenize(int argc, char **argv);
 int lp_cmd_detokenize(int argc, char **argv);
 int lp_cmd_classify(int argc, char **argv);
 int lp_cmd_embed(int argc, char **argv);
+int lp_cmd_translate(int argc, char **argv);
+int lp_cmd_serve(int argc, char **argv);
+int lp_cmd_bench(int argc, char **argv);
 
 #endif

@@ -11,6 +11,9 @@ static const lp_command COMMANDS[] = {
     {"detokenize", "turn JSON arrays of token ids (one per line) back into text", lp_cmd_detokenize},
     {"classify", "classify stdin lines (or TAB-separated pairs) with a BERT-family model", lp_cmd_classify},
     {"embed", "sentence embeddings of stdin lines with a BERT-family / sentence-transformers model", lp_cmd_embed},
+    {"translate", "translate stdin lines with a Marian (opus-mt) model: greedy or beam search", lp_cmd_translate},
+    {"serve", "run the HTTP model server (task endpoints, KServe v2, metrics)", lp_cmd_serve},
+    {"bench", "load-test a running server: concurrency / rate sweeps, latency percentiles", lp_cmd_bench},
 };
 
 static void usage(FILE *out) {
