@@ -59,12 +59,18 @@ int64_t lp_encoder_max_tokens(const lp_encoder *enc) {
 
 lp_status lp_encoder_session_create(const lp_encoder *enc, lp_threadpool *pool, int max_batch,
                                     lp_encoder_session **out, lp_error *err) {
+    return lp_encoder_session_create_on(enc, NULL, pool, max_batch, out, err);
+}
+
+lp_status lp_encoder_session_create_on(const lp_encoder *enc, const lp_backend *backend,
+                                       lp_threadpool *pool, int max_batch,
+                                       lp_encoder_session **out, lp_error *err) {
     *out = NULL;
     lp_encoder_session *s = calloc(1, sizeof *s);
     if (!s) return lp_fail(err, LP_ERR_NOMEM, "out of memory creating an encoder session");
     s->enc = enc;
     s->max_batch = max_batch > 0 ? max_batch : 32;
-    lp_status st = lp_ctx_init(&s->ctx, lp_backend_cpu(), pool, err);
+    lp_status st = lp_ctx_init(&s->ctx, backend ? backend : lp_backend_cpu(), pool, err);
     if (st) {
         free(s);
         return st;

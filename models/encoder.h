@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/backend.h"
 #include "kernels/threadpool.h"
 #include "models/bert.h"
 #include "models/pooling.h"
@@ -48,6 +49,12 @@ int64_t lp_encoder_max_tokens(const lp_encoder *enc);
  * max_batch: the most sequences one forward pass takes (<= 0: 32). */
 lp_status lp_encoder_session_create(const lp_encoder *enc, lp_threadpool *pool, int max_batch,
                                     lp_encoder_session **out, lp_error *err);
+/* The same on a given backend (NULL = lp_backend_cpu()), e.g. the CUDA one
+ * from lp_backend_get; the tensors the session hands it live where
+ * backend->device says (host memory for the CPU and the emulated CUDA build). */
+lp_status lp_encoder_session_create_on(const lp_encoder *enc, const lp_backend *backend,
+                                       lp_threadpool *pool, int max_batch,
+                                       lp_encoder_session **out, lp_error *err);
 void lp_encoder_session_free(lp_encoder_session *s);
 /* The session's op context (e.g. to turn the per-op profile on). */
 lp_ctx *lp_encoder_session_ctx(lp_encoder_session *s);
