@@ -1,4 +1,5 @@
-/* `lepton classify --model DIR [--pair] [--batch-size N] [--threads N]`:
+/* `lepton classify --model DIR [--pair] [--batch-size N] [--threads N]
+ *  [--device cpu|cuda[:N]]`:
  * sequence classification of stdin lines with a BERT-family checkpoint
  * (config.json + model.safetensors + tokenizer files in DIR).
  *
@@ -22,9 +23,10 @@
 
 static int usage(FILE *out) {
     fprintf(out,
-            "usage: lepton classify --model DIR [--pair] [--batch-size N] [--threads N]\n"
+            "usage: lepton classify --model DIR [--pair] [--batch-size N] [--threads N] [--device D]\n"
             "  reads texts from stdin, one per line (--pair: two texts split at a TAB),\n"
-            "  prints one JSON object per line: {\"label\", \"score\", \"scores\", \"truncated\"}\n");
+            "  prints one JSON object per line: {\"label\", \"score\", \"scores\", \"truncated\"}\n"
+            "  --device D     cpu (default) or cuda[:N]; without a usable GPU: one line on stderr, then the CPU\n");
     return out == stdout ? 0 : 2;
 }
 
@@ -46,13 +48,14 @@ static void print_result(const lp_encoder *enc, const float *logits, bool trunca
 }
 
 int lp_cmd_classify(int argc, char **argv) {
-    const char *model = NULL;
+    const char *model = NULL, *device = "cpu";
     bool pair = false;
     int batch_size = 32, threads = lp_default_num_threads();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return usage(stdout);
         if (!strcmp(argv[i], "--pair")) pair = true;
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
         else if (!strcmp(argv[i], "--batch-size") && i + 1 < argc) {
             if (!lp_cli_parse_int(argv[++i], 1, 4096, &batch_size)) {
                 fprintf(stderr, "lepton classify: --batch-size must be 1..4096\n");
@@ -69,6 +72,8 @@ int lp_cmd_classify(int argc, char **argv) {
         }
     }
     if (!model) return usage(stderr);
+    const lp_backend *backend;
+    if (!lp_cli_device("classify", device, &backend)) return 2;
     lp_error err = {0};
     lp_encoder *enc = NULL;
     if (lp_encoder_load(model, &enc, &err)) {
@@ -86,7 +91,7 @@ int lp_cmd_classify(int argc, char **argv) {
     lp_threadpool *pool = threads > 1 ? lp_threadpool_create(threads) : NULL;
     lp_encoder_session *s = NULL;
     int rc = 0;
-    if (lp_encoder_session_create(enc, pool, batch_size, &s, &err)) {
+    if (lp_encoder_session_create_on(enc, backend, pool, batch_size, &s, &err)) {
         fprintf(stderr, "lepton classify: %s\n", err.msg);
         rc = 1;
     }

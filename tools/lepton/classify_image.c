@@ -1,4 +1,4 @@
-/* `lepton classify-image --model DIR [--top-k K] [--threads N] [--batch B] IMAGE...`
+/* `lepton classify-image --model DIR [--top-k K] [--threads N] [--batch B] [--device D] IMAGE...`
  * One JSON object per image on stdout:
  *   {"file": ..., "top": [{"label": ..., "index": ..., "score": ...}, ...]}
  * or {"file": ..., "error": ...} for an image that cannot be read. Exit code 0
@@ -23,6 +23,7 @@ static void usage(FILE *out) {
             "  --top-k K      classes per image (default 5, at most the class count)\n"
             "  --threads N    compute threads (default 2)\n"
             "  --batch B      images per forward pass (default 8)\n"
+            "  --device D     cpu (default) or cuda[:N]; without a usable GPU: one line on stderr, then the CPU\n"
             "  --repeat N     benchmark: after classifying, run the forward N more times on the\n"
             "                 first B images (preprocessed once) and print timings as JSON on stderr\n"
             "  --profile      with --repeat: add the per-op time of those runs\n"
@@ -199,7 +200,7 @@ done:
 }
 
 int lp_cmd_classify_image(int argc, char **argv) {
-    const char *model = NULL;
+    const char *model = NULL, *device = "cpu";
     int k = 5, threads = 2, batch = 8, repeat = 0;
     bool profile = false;
     int first = argc;
@@ -212,6 +213,8 @@ int lp_cmd_classify_image(int argc, char **argv) {
         bool has_value = i + 1 < argc;
         if (!strcmp(a, "--model") && has_value) {
             model = argv[++i];
+        } else if (!strcmp(a, "--device") && has_value) {
+            device = argv[++i];
         } else if (!strcmp(a, "--top-k") && has_value) {
             if (!lp_cli_parse_int(argv[++i], 1, 100000, &k)) {
                 fprintf(stderr, "lepton classify-image: --top-k wants a positive integer, got '%s'\n", argv[i]);
@@ -256,6 +259,8 @@ int lp_cmd_classify_image(int argc, char **argv) {
             fprintf(stderr, "lepton classify-image: options go before the images ('%s')\n", argv[i]);
             return 2;
         }
+    const lp_backend *backend;
+    if (!lp_cli_device("classify-image", device, &backend)) return 2;
     lp_error err = {0};
     lp_image_classifier *c;
     if (lp_image_classifier_load(model, NULL, &c, &err) != LP_OK) {
@@ -264,7 +269,7 @@ int lp_cmd_classify_image(int argc, char **argv) {
     }
     lp_threadpool *pool = threads > 1 ? lp_threadpool_create(threads) : NULL;
     lp_image_session *s;
-    if (lp_image_session_create(c, NULL, pool, &s, &err) != LP_OK) {
+    if (lp_image_session_create(c, backend, pool, &s, &err) != LP_OK) {
         fprintf(stderr, "lepton classify-image: %s\n", err.msg);
         lp_image_classifier_free(c);
         lp_threadpool_destroy(pool);

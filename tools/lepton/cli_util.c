@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <sys/types.h>
 
+#include "kernels/backend_loader.h"
+
 bool lp_cli_parse_int(const char *s, int lo, int hi, int *out) {
     char *end;
     errno = 0;
@@ -60,4 +62,32 @@ void lp_cli_lines_free(lp_cli_lines *b) {
     b->lines = NULL;
     b->lens = NULL;
     b->cap = 0;
+}
+
+bool lp_cli_device(const char *cmd, const char *spec, const lp_backend **out) {
+    lp_backend_selection sel;
+    lp_error err = {0};
+    *out = lp_backend_cpu();
+    if (lp_backend_get(spec, &sel, &err) != LP_OK) {
+        fprintf(stderr, "lepton %s: --device %s: %s\n", cmd, spec ? spec : "", err.msg);
+        return false;
+    }
+    if (sel.fell_back) {
+        if (sel.first_fallback) fprintf(stderr, "lepton %s: --device %s: %s\n", cmd, spec, sel.note);
+        return true;
+    }
+    if (sel.device.kind == LP_DEVICE_CUDA) {
+        /* The model code allocates its weights and activations in host memory
+         * (mmap, malloc, lp_arena); handing those to CUDA kernels would be an
+         * illegal address. Until the models upload their weights and use a
+         * device arena, a GPU is reported and not used. */
+        char desc[256];
+        fprintf(stderr,
+                "lepton %s: --device %s: %s is present, but lepton's models do not keep their "
+                "weights in GPU memory yet; using the CPU backend\n",
+                cmd, spec, lp_backend_cuda_describe(sel.device.index, desc, sizeof desc));
+        return true;
+    }
+    *out = sel.backend;
+    return true;
 }

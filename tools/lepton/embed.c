@@ -1,4 +1,4 @@
-/* `lepton embed --model DIR [--batch-size N] [--threads N]`: sentence
+/* `lepton embed --model DIR [--batch-size N] [--threads N] [--device D]`: sentence
  * embeddings of stdin lines with a BERT-family encoder, pooled and normalised
  * as the directory's sentence-transformers modules say (modules.json,
  * 1_Pooling/config.json, Normalize; a bare encoder without them: mean pooling).
@@ -18,8 +18,9 @@
 
 static int usage(FILE *out) {
     fprintf(out,
-            "usage: lepton embed --model DIR [--batch-size N] [--threads N]\n"
-            "  reads texts from stdin, one per line; prints {\"embedding\": [...], \"truncated\": b}\n");
+            "usage: lepton embed --model DIR [--batch-size N] [--threads N] [--device D]\n"
+            "  reads texts from stdin, one per line; prints {\"embedding\": [...], \"truncated\": b}\n"
+            "  --device D     cpu (default) or cuda[:N]; without a usable GPU: one line on stderr, then the CPU\n");
     return out == stdout ? 0 : 2;
 }
 
@@ -30,11 +31,12 @@ static void print_embedding(const float *v, int64_t d, bool truncated) {
 }
 
 int lp_cmd_embed(int argc, char **argv) {
-    const char *model = NULL;
+    const char *model = NULL, *device = "cpu";
     int batch_size = 32, threads = lp_default_num_threads();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return usage(stdout);
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
         else if (!strcmp(argv[i], "--batch-size") && i + 1 < argc) {
             if (!lp_cli_parse_int(argv[++i], 1, 4096, &batch_size)) {
                 fprintf(stderr, "lepton embed: --batch-size must be 1..4096\n");
@@ -51,6 +53,8 @@ int lp_cmd_embed(int argc, char **argv) {
         }
     }
     if (!model) return usage(stderr);
+    const lp_backend *backend;
+    if (!lp_cli_device("embed", device, &backend)) return 2;
     lp_error err = {0};
     lp_encoder *enc = NULL;
     if (lp_encoder_load(model, &enc, &err)) {
@@ -66,7 +70,7 @@ int lp_cmd_embed(int argc, char **argv) {
     lp_threadpool *pool = threads > 1 ? lp_threadpool_create(threads) : NULL;
     lp_encoder_session *s = NULL;
     int rc = 0;
-    if (lp_encoder_session_create(enc, pool, batch_size, &s, &err)) {
+    if (lp_encoder_session_create_on(enc, backend, pool, batch_size, &s, &err)) {
         fprintf(stderr, "lepton embed: %s\n", err.msg);
         rc = 1;
     }
