@@ -79,6 +79,20 @@ int lp_cuda_argmax(int dtype, const void *x, int64_t rows, int64_t n, int64_t *o
 int lp_cuda_topk(int dtype, const void *x, int64_t rows, int64_t n, int64_t k, float *values,
                  int64_t *indices, void *stream);
 
+/* beam.cu: one beam-search step for `batch` sentences of `beam` hypotheses.
+ * logits [batch * beam, vocab] (dtype), scores f32 [batch * beam] (each
+ * hypothesis' running log-probability). Candidates per sentence:
+ *   cand[h * vocab + v] = scores[b * beam + h] + log_softmax(logits[b * beam + h])[v]
+ * (a fully -inf row gives -inf), and its top k (1 <= k <= beam * vocab, in the
+ * order of lp_cuda_topk: descending, NaN first, the lower flat index first on
+ * a tie): values f32 [batch, k], tokens i64 [batch, k] (v), origin i64
+ * [batch, k] (b * beam + h: the hypothesis row, i.e. the KV-cache row, each
+ * winner continues). beam <= LP_CUDA_BEAM_MAX. */
+#define LP_CUDA_BEAM_MAX 1024
+int lp_cuda_beam_step(int dtype, const void *logits, const float *scores, int64_t batch,
+                      int64_t beam, int64_t vocab, int64_t k, float *values, int64_t *tokens,
+                      int64_t *origin, void *stream);
+
 /* attention.cu: out = softmax(q k^T * scale + mask) v per (batch, head). Strides
  * in elements for [B, H, S, *] (last dim dense). key_mask: u8 [B, Sk] with
  * row stride key_mask_stride, or NULL. causal: query i sees keys j <= i + Sk - Sq.

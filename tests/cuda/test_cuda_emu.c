@@ -605,6 +605,71 @@ static void test_pooling(void) {
     MODEL(test_avgpool_case(1, g_quick ? 4 : 64, 112, 112));
 }
 
+/* ---- the beam-search step ------------------------------------------------ */
+
+/* The oracle is the composition of the CPU ops a decoder would run:
+ * lp_softmax(log) per hypothesis row, + the hypothesis' score, lp_topk over
+ * each sentence's beam x vocab candidates; token = index % vocab, origin =
+ * sentence * beam + index / vocab. Values: NMSE 1e-10 (f32 arithmetic for
+ * every storage dtype, fed the same rounded logits). Tokens and origins
+ * exact, except that a pick may differ where the oracle's two candidates lie
+ * within 1e-5 (1 + |value|) of each other (rounding, not order, decides). */
+static void test_beam_case(int64_t batch, int64_t beam, int64_t vocab, int64_t k, bool dead_row) {
+    const int64_t rows = batch * beam, n = rows * vocab;
+    for (int di = 0; di < g_ndt; di++) {
+        lp_dtype t = DTYPES[di];
+        float *x = xmalloc(n * 4), *scores = xmalloc(rows * 4), *cand = xmalloc(n * 4);
+        /* logits with many ties inside a row; distinct running scores */
+        for (int64_t i = 0; i < n; i++) x[i] = (float)(lp_rng_next(&g_rng) % 97) / 8.f - 6.f;
+        for (int64_t r = 0; r < rows; r++) scores[r] = -(float)r * 0.37f - lp_rng_uniform(&g_rng, 0.f, 0.3f);
+        if (dead_row && rows > 1)
+            for (int64_t j = 0; j < vocab; j++) x[vocab + j] = -INFINITY; /* hypothesis 1: all -inf */
+        void *xs = to_storage(x, n, t);
+        float *val = xmalloc(batch * k * 4), *val_ref = xmalloc(batch * k * 4);
+        int64_t *tok = xmalloc(batch * k * 8), *org = xmalloc(batch * k * 8), *idx_ref = xmalloc(batch * k * 8);
+        lp_error err = {0};
+        lp_tensor tx = lp_tensor_2d(x, LP_F32, rows, vocab), tc = lp_tensor_2d(cand, LP_F32, rows, vocab);
+        CHECK_OK(lp_softmax(&g_ref, &tx, NULL, 1.f, true, &tc, &err), &err);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < vocab; j++) cand[r * vocab + j] += scores[r];
+        lp_tensor flat = lp_tensor_2d(cand, LP_F32, batch, beam * vocab);
+        lp_tensor tv = lp_tensor_2d(val_ref, LP_F32, batch, k), ti = lp_tensor_2d(idx_ref, LP_I64, batch, k);
+        CHECK_OK(lp_topk(&g_ref, &flat, k, &tv, &ti, &err), &err);
+        CHECK_OK(lp_cuda_rt_check(lp_cuda_beam_step(t, xs, scores, batch, beam, vocab, k, val, tok, org, NULL),
+                                  "beam_step", &err),
+                 &err);
+        char what[160];
+        snprintf(what, sizeof what, "beam step %s batch %lld x beam %lld, vocab %lld, k %lld%s", lp_dtype_name(t),
+                 (long long)batch, (long long)beam, (long long)vocab, (long long)k, dead_row ? ", a -inf row" : "");
+        check_close(what, val, val_ref, batch * k, 1e-10, LP_F32);
+        size_t wrong = 0;
+        for (int64_t b = 0; b < batch; b++)
+            for (int64_t r = 0; r < k; r++) {
+                int64_t i = b * k + r, want_tok = idx_ref[i] % vocab, want_org = b * beam + idx_ref[i] / vocab;
+                if (tok[i] == want_tok && org[i] == want_org) continue;
+                bool in_range = tok[i] >= 0 && tok[i] < vocab && org[i] >= b * beam && org[i] < (b + 1) * beam;
+                float picked = in_range ? cand[org[i] * vocab + tok[i]] : NAN;
+                if (in_range && fabsf(picked - val_ref[i]) <= 1e-5f * (1.f + fabsf(val_ref[i]))) continue;
+                if (wrong++ < 3)
+                    fprintf(stderr, "  %s: [%lld, %lld] token %lld from %lld, want %lld from %lld\n", what,
+                            (long long)b, (long long)r, (long long)tok[i], (long long)org[i], (long long)want_tok,
+                            (long long)want_org);
+            }
+        CHECK_MSG(wrong == 0, "%s: %zu picks differ from lp_softmax(log) + lp_topk", what, wrong);
+        free(x), free(scores), free(cand), free(xs), free(val), free(val_ref), free(tok), free(org), free(idx_ref);
+    }
+}
+
+static void test_beam(void) {
+    test_beam_case(1, 1, 1, 1, false);
+    test_beam_case(1, 1, 7, 7, false);   /* k = vocab: the whole row, sorted */
+    test_beam_case(2, 3, 31, 6, false);  /* below a warp; k = 2 x beam */
+    test_beam_case(3, 4, 100, 8, true);  /* a finished hypothesis: -inf logits */
+    test_beam_case(2, 5, 1000, 5, false); /* not a multiple of the block */
+    /* Marian opus-mt-zh-en: beam 4, k 8 over a 65001-token vocabulary */
+    MODEL(test_beam_case(g_quick ? 1 : 2, 4, 65001, 8, false));
+}
+
 /* ---- the GEMM route through the table ---------------------------------- */
 
 static void test_linear(int64_t rows, int64_t in, int64_t outf, lp_activation act) {
@@ -646,7 +711,8 @@ int main(void) {
         void (*fn)(void);
     } sections[] = {{"layer_norm", test_layer_norm}, {"softmax", test_softmax},   {"elementwise", test_elementwise},
                     {"embedding", test_embedding},   {"casts", test_casts},       {"argmax/topk", test_select},
-                    {"attention", test_attention},   {"pooling", test_pooling},   {"linear", test_linears}};
+                    {"attention", test_attention},   {"pooling", test_pooling},   {"linear", test_linears},
+                    {"beam step", test_beam}};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         uint64_t t0 = lp_now_ns();
         sections[i].fn();
