@@ -253,6 +253,19 @@ static lp_status cuda_copy(void *dst, const void *src, size_t bytes, bool to_dev
     return lp_cuda_rt_copy(dst, src, bytes, to_device ? LP_CUDA_H2D : LP_CUDA_D2H, err);
 }
 
+/* Device memory for tensors comes from the process-wide caching pool, freed
+ * on the calling thread's stream (stream-ordered reuse: mem_pool.h). */
+static lp_status cuda_device_alloc(size_t bytes, void **out, lp_error *err) {
+    lp_cuda_pool *pool = lp_cuda_device_pool();
+    if (!pool) return lp_fail(err, LP_ERR_NOMEM, "cuda: no memory for the device memory pool");
+    return lp_cuda_pool_alloc(pool, bytes, lp_cuda_rt_stream(), out, err);
+}
+
+static void cuda_device_free(void *p) {
+    lp_cuda_pool *pool = lp_cuda_device_pool();
+    if (pool) lp_cuda_pool_free(pool, p, lp_cuda_rt_stream());
+}
+
 static const lp_backend CUDA_BACKEND = {
     .name = "cuda",
     .device = LP_DEVICE_CUDA,
@@ -271,8 +284,8 @@ static const lp_backend CUDA_BACKEND = {
     .cast = cuda_cast,
     .argmax = cuda_argmax,
     .topk = cuda_topk,
-    .device_alloc = lp_cuda_rt_alloc,
-    .device_free = lp_cuda_rt_free,
+    .device_alloc = cuda_device_alloc,
+    .device_free = cuda_device_free,
     .copy = cuda_copy,
     .synchronize = lp_cuda_rt_synchronize,
 };

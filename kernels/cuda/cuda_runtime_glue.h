@@ -14,6 +14,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/cuda/gemm_desc.h"
+#include "kernels/cuda/mem_pool.h"
 
 /* The stream the calling thread's ops run on (the per-thread default stream:
  * one stream per worker thread without any bookkeeping). */
@@ -33,6 +34,18 @@ lp_status lp_cuda_rt_copy(void *dst, const void *src, size_t bytes, lp_cuda_copy
 lp_status lp_cuda_rt_alloc(size_t bytes, void **out, lp_error *err);
 void lp_cuda_rt_free(void *p);
 lp_status lp_cuda_rt_synchronize(lp_error *err);
+
+/* What the memory pools (mem_pool.h) allocate with: device memory, and
+ * page-locked host memory for staging copies (cudaMallocHost), both with
+ * events on the stream a block is freed on. */
+const lp_cuda_pool_ops *lp_cuda_rt_device_pool_ops(void);
+const lp_cuda_pool_ops *lp_cuda_rt_pinned_pool_ops(void);
+
+/* The process-wide pools (device_pools.c), created on first use; NULL when
+ * host memory for the pool itself ran out. The backend table's device_alloc
+ * and device_free go through the device pool on the calling thread's stream. */
+lp_cuda_pool *lp_cuda_device_pool(void);
+lp_cuda_pool *lp_cuda_pinned_pool(void);
 
 /* Runs one GEMM call description (gemm_desc.h). */
 lp_status lp_cuda_gemm_run(const lp_cuda_gemm_desc *desc, lp_error *err);

@@ -72,6 +72,44 @@ lp_status lp_cuda_rt_flag(int **dev_flag, lp_error *err) {
     return LP_OK;
 }
 
+/* ---- the memory pools' allocators (mem_pool.h) ---- */
+
+/* An event after the work queued on `stream` so far. When one cannot be
+ * made, the stream is drained instead and NULL (complete) returned: never
+ * report a block free before its last use. */
+static void *event_record(void *stream) {
+    cudaEvent_t ev;
+    if (cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) == cudaSuccess) {
+        if (cudaEventRecord(ev, (cudaStream_t)stream) == cudaSuccess) return (void *)ev;
+        cudaEventDestroy(ev);
+    }
+    (void)cudaGetLastError();
+    cudaStreamSynchronize((cudaStream_t)stream);
+    return NULL;
+}
+
+/* anything but "not ready" counts as done: a failed device makes no progress */
+static bool event_done(void *ev) { return cudaEventQuery((cudaEvent_t)ev) != cudaErrorNotReady; }
+static void event_wait(void *ev) { cudaEventSynchronize((cudaEvent_t)ev); }
+static void event_destroy(void *ev) { cudaEventDestroy((cudaEvent_t)ev); }
+
+static lp_status pinned_alloc(size_t bytes, void **out, lp_error *err) {
+    bind_thread();
+    cudaError_t e = cudaMallocHost(out, bytes ? bytes : 1);
+    return e == cudaSuccess ? LP_OK : cuda_fail(e, "cudaMallocHost", err);
+}
+
+static void pinned_free(void *p) {
+    if (p) cudaFreeHost(p);
+}
+
+static const lp_cuda_pool_ops DEVICE_OPS = {lp_cuda_rt_alloc, lp_cuda_rt_free, event_record,
+                                            event_done, event_wait, event_destroy};
+static const lp_cuda_pool_ops PINNED_OPS = {pinned_alloc, pinned_free, event_record,
+                                            event_done, event_wait, event_destroy};
+const lp_cuda_pool_ops *lp_cuda_rt_device_pool_ops(void) { return &DEVICE_OPS; }
+const lp_cuda_pool_ops *lp_cuda_rt_pinned_pool_ops(void) { return &PINNED_OPS; }
+
 /* ---- the plugin interface (backend_loader.h) ---- */
 
 LP_CUDA_PLUGIN_EXPORT int lp_cuda_plugin_abi(void) { return LP_CUDA_PLUGIN_ABI; }

@@ -38,6 +38,11 @@ lp_status lp_cuda_rt_alloc(size_t bytes, void **out, lp_error *err) {
 
 void lp_cuda_rt_free(void *p) { free(p); }
 
+/* one stream (the calling thread): every free is complete at once */
+static const lp_cuda_pool_ops EMU_POOL_OPS = {lp_cuda_rt_alloc, lp_cuda_rt_free, NULL, NULL, NULL, NULL};
+const lp_cuda_pool_ops *lp_cuda_rt_device_pool_ops(void) { return &EMU_POOL_OPS; }
+const lp_cuda_pool_ops *lp_cuda_rt_pinned_pool_ops(void) { return &EMU_POOL_OPS; }
+
 lp_status lp_cuda_rt_synchronize(lp_error *err) {
     (void)err;
     return LP_OK;
