@@ -120,6 +120,8 @@ size_t lp_srv_num_models(const lp_server *srv);
 lp_srv_model *lp_srv_model_at(lp_server *srv, size_t i);
 /* True once every model has loaded. */
 bool lp_srv_ready(const lp_server *srv);
+/* The server's metrics (server/metrics.h), e.g. for KServe's stats. */
+struct lp_server_metrics *lp_srv_metrics(lp_server *srv);
 
 /* ---- jobs ---------------------------------------------------------------- */
 
@@ -199,6 +201,13 @@ struct lp_srv_request {
     lp_srv_job *jobs;         /* owned */
     void *user;               /* handler state, freed with the request by user_free */
     void (*user_free)(void *);
+    /* the server's own */
+    lp_srv_request *live_prev, *live_next;
+    const char *endpoint;     /* route family for metrics: "classify", "embed", "kserve_infer", ... */
+    const char *reason;       /* failure reason token for metrics (NULL: from the status) */
+    int items;                /* items the request carried */
+    int batch_items;          /* for the access log: the batch the request's job ran in */
+    double queue_ms, compute_ms;
 };
 
 double lp_srv_now_s(void); /* CLOCK_MONOTONIC seconds */
