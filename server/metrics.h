@@ -108,7 +108,8 @@ typedef struct lp_request_record {
     double queue_seconds;   /* enqueue -> batch start */
     double compute_seconds; /* the compute time of the batch the request ran in */
     double total_seconds;   /* request received -> reply handed to libevent */
-    int items;              /* items (texts, images, tensor rows) the request carried */
+    int items;              /* items (texts, images, tensor rows) the request carried; the
+                               per-model KServe statistics count only requests with items > 0 */
 } lp_request_record;
 
 /* KServe / Triton statistics for one model (times in nanoseconds). */

@@ -179,7 +179,9 @@ void lp_server_metrics_request_done(lp_server_metrics *sm, const lp_request_reco
     const char *m1[] = {model};
     if (r->queue_seconds >= 0 && *model) lp_metric_observe(sm->queue_duration, m1, r->queue_seconds);
 
-    if (!*model) return;
+    /* KServe statistics count inference requests only (those that carried
+     * items), not metadata, readiness or stats calls on the same model */
+    if (!*model || r->items <= 0) return;
     bool ok = code > 0 && code < 400;
     pthread_mutex_lock(&sm->lock);
     model_entry *e = entry_locked(sm, model);

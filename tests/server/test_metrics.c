@@ -167,6 +167,9 @@ static void test_server_facade(void) {
                                  .reason = "not_found", .queue_seconds = -1,
                                  .compute_seconds = -1, .total_seconds = 0.0001};
     lp_server_metrics_request_done(sm, &nomodel);
+    lp_request_record meta = {.model = "bert", .endpoint = "kserve_metadata", .status = 200,
+                              .queue_seconds = -1, .compute_seconds = -1, .total_seconds = 0.001};
+    lp_server_metrics_request_done(sm, &meta); /* counted in requests_total, not in stats */
 
     char *text = NULL;
     CHECK_OK(lp_server_metrics_render(sm, &text, NULL, &err), &err);
