@@ -135,6 +135,40 @@ static void *pool_array(jctx *c, size_t n, size_t size) {
     return p;
 }
 
+/* Parses one component (a normalizer, pre-tokenizer, ...) into *out. */
+typedef bool (*component_parser)(jctx *c, const cJSON *o, const char *path, void *out);
+
+/* The "Sequence" form every component kind has: the array under `key`, each
+ * entry parsed by `parse` into a pool array of `size`-byte children, which is
+ * returned (NULL after an error). */
+static void *parse_sequence(jctx *c, const cJSON *o, const char *key, const char *path, size_t size,
+                            component_parser parse, size_t *nchildren) {
+    const cJSON *list = field(o, key);
+    if (!cJSON_IsArray(list)) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Sequence needs a '%s' array", key);
+        fail(c, LP_ERR_FORMAT, path, msg);
+        return NULL;
+    }
+    *nchildren = (size_t)cJSON_GetArraySize(list);
+    char *array = pool_array(c, *nchildren, size);
+    if (!array) return NULL;
+    size_t i = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, list) {
+        char sub[200];
+        snprintf(sub, sizeof sub, "%s.%s[%zu]", path, key, i);
+        if (!parse(c, x, sub, array + i++ * size)) return NULL;
+    }
+    return array;
+}
+
+static bool unsupported_type(jctx *c, const char *path, const char *kind, const char *type) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "unsupported %s type '%.60s'", kind, type);
+    return fail(c, LP_ERR_UNSUPPORTED, path, msg);
+}
+
 /* {"String": "..."} or {"Regex": "..."} */
 static bool get_pattern(jctx *c, const cJSON *o, const char *path, tok_pattern *p) {
     const cJSON *pat = field(o, "pattern");
@@ -209,6 +243,8 @@ static bool get_prepend_scheme(jctx *c, const cJSON *o, const char *path, tok_pr
 }
 
 /* ------------------------------------------------------------ normalizers */
+
+static bool parse_normalizer_any(jctx *c, const cJSON *o, const char *path, void *out);
 
 static bool parse_normalizer(jctx *c, const cJSON *o, const char *path, tok_normalizer *n);
 
@@ -297,26 +333,20 @@ static bool parse_normalizer(jctx *c, const cJSON *o, const char *path, tok_norm
     }
     if (!strcmp(t, "Sequence")) {
         n->kind = TN_SEQUENCE;
-        const cJSON *list = field(o, "normalizers");
-        if (!cJSON_IsArray(list)) return fail(c, LP_ERR_FORMAT, path, "Sequence needs a 'normalizers' array");
-        n->nchildren = (size_t)cJSON_GetArraySize(list);
-        n->children = pool_array(c, n->nchildren, sizeof *n->children);
-        if (!n->children) return false;
-        size_t i = 0;
-        const cJSON *x;
-        cJSON_ArrayForEach(x, list) {
-            char sub[200];
-            snprintf(sub, sizeof sub, "%s.normalizers[%zu]", path, i);
-            if (!parse_normalizer(c, x, sub, &n->children[i++])) return false;
-        }
-        return true;
+        n->children = parse_sequence(c, o, "normalizers", path, sizeof *n->children, parse_normalizer_any,
+                                        &n->nchildren);
+        return n->children != NULL;
     }
-    char msg[200];
-    snprintf(msg, sizeof msg, "unsupported normalizer type '%.60s'", t);
-    return fail(c, LP_ERR_UNSUPPORTED, path, msg);
+    return unsupported_type(c, path, "normalizer", t);
+}
+
+static bool parse_normalizer_any(jctx *c, const cJSON *o, const char *path, void *out) {
+    return parse_normalizer(c, o, path, out);
 }
 
 /* --------------------------------------------------------- pre-tokenizers */
+
+static bool parse_pretok_any(jctx *c, const cJSON *o, const char *path, void *out);
 
 static bool parse_pretok(jctx *c, const cJSON *o, const char *path, tok_pretok *p) {
     memset(p, 0, sizeof *p);
@@ -358,23 +388,15 @@ static bool parse_pretok(jctx *c, const cJSON *o, const char *path, tok_pretok *
     }
     if (!strcmp(t, "Sequence")) {
         p->kind = TP_SEQUENCE;
-        const cJSON *list = field(o, "pretokenizers");
-        if (!cJSON_IsArray(list)) return fail(c, LP_ERR_FORMAT, path, "Sequence needs a 'pretokenizers' array");
-        p->nchildren = (size_t)cJSON_GetArraySize(list);
-        p->children = pool_array(c, p->nchildren, sizeof *p->children);
-        if (!p->children) return false;
-        size_t i = 0;
-        const cJSON *x;
-        cJSON_ArrayForEach(x, list) {
-            char sub[200];
-            snprintf(sub, sizeof sub, "%s.pretokenizers[%zu]", path, i);
-            if (!parse_pretok(c, x, sub, &p->children[i++])) return false;
-        }
-        return true;
+        p->children = parse_sequence(c, o, "pretokenizers", path, sizeof *p->children, parse_pretok_any,
+                                        &p->nchildren);
+        return p->children != NULL;
     }
-    char msg[200];
-    snprintf(msg, sizeof msg, "unsupported pre-tokenizer type '%.60s'", t);
-    return fail(c, LP_ERR_UNSUPPORTED, path, msg);
+    return unsupported_type(c, path, "pre-tokenizer", t);
+}
+
+static bool parse_pretok_any(jctx *c, const cJSON *o, const char *path, void *out) {
+    return parse_pretok(c, o, path, out);
 }
 
 /* ------------------------------------------------------------------ model */
@@ -636,9 +658,7 @@ static bool parse_model(jctx *c, const cJSON *o, tok_model *m) {
         if (m->unk_id >= 0 && n == 0) return fail(c, LP_ERR_FORMAT, "model.vocab", "is empty");
         return get_bool(c, o, "byte_fallback", false, "model", &m->byte_fallback);
     }
-    char msg[160];
-    snprintf(msg, sizeof msg, "unsupported model type '%.60s'", t);
-    return fail(c, LP_ERR_UNSUPPORTED, "model", msg);
+    return unsupported_type(c, "model", "model", t);
 }
 
 /* -------------------------------------------------------- post-processors */
@@ -708,6 +728,8 @@ static bool parse_template(jctx *c, const cJSON *list, const char *path, tok_pos
     return true;
 }
 
+static bool parse_post_any(jctx *c, const cJSON *o, const char *path, void *out);
+
 static bool parse_post(jctx *c, const cJSON *o, const char *path, tok_post *p) {
     memset(p, 0, sizeof *p);
     const char *t = type_of(o);
@@ -770,26 +792,20 @@ static bool parse_post(jctx *c, const cJSON *o, const char *path, tok_post *p) {
     }
     if (!strcmp(t, "Sequence")) {
         p->kind = TPP_SEQUENCE;
-        const cJSON *list = field(o, "processors");
-        if (!cJSON_IsArray(list)) return fail(c, LP_ERR_FORMAT, path, "Sequence needs a 'processors' array");
-        p->nchildren = (size_t)cJSON_GetArraySize(list);
-        p->children = pool_array(c, p->nchildren, sizeof *p->children);
-        if (!p->children) return false;
-        size_t i = 0;
-        const cJSON *x;
-        cJSON_ArrayForEach(x, list) {
-            char sub[200];
-            snprintf(sub, sizeof sub, "%s.processors[%zu]", path, i);
-            if (!parse_post(c, x, sub, &p->children[i++])) return false;
-        }
-        return true;
+        p->children = parse_sequence(c, o, "processors", path, sizeof *p->children, parse_post_any,
+                                        &p->nchildren);
+        return p->children != NULL;
     }
-    char msg[200];
-    snprintf(msg, sizeof msg, "unsupported post-processor type '%.60s'", t);
-    return fail(c, LP_ERR_UNSUPPORTED, path, msg);
+    return unsupported_type(c, path, "post-processor", t);
+}
+
+static bool parse_post_any(jctx *c, const cJSON *o, const char *path, void *out) {
+    return parse_post(c, o, path, out);
 }
 
 /* --------------------------------------------------------------- decoders */
+
+static bool parse_decoder_any(jctx *c, const cJSON *o, const char *path, void *out);
 
 static bool parse_decoder(jctx *c, const cJSON *o, const char *path, tok_decoder *d) {
     memset(d, 0, sizeof *d);
@@ -845,23 +861,15 @@ static bool parse_decoder(jctx *c, const cJSON *o, const char *path, tok_decoder
     }
     if (!strcmp(t, "Sequence")) {
         d->kind = TD_SEQUENCE;
-        const cJSON *list = field(o, "decoders");
-        if (!cJSON_IsArray(list)) return fail(c, LP_ERR_FORMAT, path, "Sequence needs a 'decoders' array");
-        d->nchildren = (size_t)cJSON_GetArraySize(list);
-        d->children = pool_array(c, d->nchildren, sizeof *d->children);
-        if (!d->children) return false;
-        size_t i = 0;
-        const cJSON *x;
-        cJSON_ArrayForEach(x, list) {
-            char sub[200];
-            snprintf(sub, sizeof sub, "%s.decoders[%zu]", path, i);
-            if (!parse_decoder(c, x, sub, &d->children[i++])) return false;
-        }
-        return true;
+        d->children = parse_sequence(c, o, "decoders", path, sizeof *d->children, parse_decoder_any,
+                                        &d->nchildren);
+        return d->children != NULL;
     }
-    char msg[200];
-    snprintf(msg, sizeof msg, "unsupported decoder type '%.60s'", t);
-    return fail(c, LP_ERR_UNSUPPORTED, path, msg);
+    return unsupported_type(c, path, "decoder", t);
+}
+
+static bool parse_decoder_any(jctx *c, const cJSON *o, const char *path, void *out) {
+    return parse_decoder(c, o, path, out);
 }
 
 /* ------------------------------------------------- truncation and padding */
