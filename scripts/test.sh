@@ -32,7 +32,7 @@ step "cuda kernels under ThreadSanitizer (emulated on the CPU)"
 # One schedule suffices: TSan finds races from happens-before, not from the order.
 cmake -S . -B build-cuda-tsan -DCMAKE_BUILD_TYPE=Release -DLP_CUDA_EMU_SANITIZE=thread >/dev/null
 cmake --build build-cuda-tsan -j "$JOBS" --target lp_cuda_emu_tests
-ctest --test-dir build-cuda-tsan -R '^cuda\.emu$' --output-on-failure
+ctest --test-dir build-cuda-tsan -R '^cuda\.(emu|runtime)$' --output-on-failure
 
 step "fuzz targets (${FUZZ_SECONDS}s each)"
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLP_FUZZ=ON \
