@@ -119,7 +119,8 @@ typedef struct lp_kserve_model_desc {
     const char *name;
     lp_kserve_model_kind kind;
     int64_t width;        /* labels (classify, image) or embedding dim; 0 for translate */
-    int image_h, image_w; /* fixed pixel_values size; 0 when any size is accepted */
+    int image_h, image_w; /* the size the model's own preprocessing makes (0: varies);
+                             pixel_values of any size are accepted */
     int max_items;        /* items per request (0: no limit here) */
     size_t max_item_bytes; /* bytes per text or image (0: no limit here) */
     /* label i, or NULL (for classification strings); ctx is label_ctx */

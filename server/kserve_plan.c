@@ -132,11 +132,6 @@ static lp_status check_pixels(const lp_kserve_model_desc *m, const lp_kserve_ten
         snprintf(msg, sizeof msg, "input '%s': height and width must be at most 8192", t->name);
         return fail_at(http, 413, err, LP_ERR_INVALID_ARG, msg);
     }
-    if (m->image_h > 0 && (t->shape[2] != m->image_h || t->shape[3] != m->image_w)) {
-        snprintf(msg, sizeof msg, "input '%s' must be %d x %d pixels for model '%s', got %lld x %lld",
-                 t->name, m->image_h, m->image_w, m->name, (long long)t->shape[2], (long long)t->shape[3]);
-        return fail_at(http, 400, err, LP_ERR_FORMAT, msg);
-    }
     if (m->max_items > 0 && t->shape[0] > m->max_items) {
         snprintf(msg, sizeof msg, "input '%s' has %lld images; model '%s' takes at most %d per request",
                  t->name, (long long)t->shape[0], m->name, m->max_items);
@@ -301,10 +296,17 @@ cJSON *lp_kserve_model_metadata(const lp_kserve_model_desc *m) {
         cJSON_AddItemToArray(out, tensor_meta(LP_KS_OUT_EMBEDDING, "FP32", rows, 2));
         break;
     case LP_KS_MODEL_IMAGE: {
-        int64_t px[4] = {-1, 3, m->image_h > 0 ? m->image_h : -1, m->image_w > 0 ? m->image_w : -1};
+        /* a ResNet takes any size: the client preprocesses (image_h/w, what the
+         * model's own preprocessing makes, is reported as parameters) */
+        int64_t px[4] = {-1, 3, -1, -1};
         cJSON_AddItemToArray(in, tensor_meta(LP_KS_IN_IMAGE, "BYTES", items, 1));
         cJSON_AddItemToArray(in, tensor_meta(LP_KS_IN_PIXELS, "FP32", px, 4));
         cJSON_AddItemToArray(out, tensor_meta(LP_KS_OUT_PROBS, "FP32", rows, 2));
+        if (m->image_h > 0) {
+            cJSON *p = cJSON_AddObjectToObject(j, "parameters");
+            cJSON_AddNumberToObject(p, "preprocess_height", m->image_h);
+            cJSON_AddNumberToObject(p, "preprocess_width", m->image_w);
+        }
         break;
     }
     case LP_KS_MODEL_TRANSLATE:

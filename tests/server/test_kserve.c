@@ -295,6 +295,13 @@ static void test_plan(void) {
     CHECK(p.job == LP_KS_JOB_IMAGE_TENSOR && p.n == 1 && p.pixels_h == 2 && p.pixels_w == 2 &&
           p.pixels == &r.inputs[0]);
     lp_kserve_infer_request_free(&r);
+    /* any size: the client did the preprocessing */
+    CHECK_OK(plan_str(&img, "{\"inputs\":[{\"name\":\"pixel_values\",\"datatype\":\"FP32\","
+                            "\"shape\":[2,3,1,2],\"data\":[0,1,2,3,4,5,6,7,8,9,10,11]}]}",
+                      &r, &p, &http, &err),
+             &err);
+    CHECK(p.n == 2 && p.pixels_h == 1 && p.pixels_w == 2);
+    lp_kserve_infer_request_free(&r);
     CHECK_OK(plan_str(&img, "{\"inputs\":[{\"name\":\"image\",\"datatype\":\"BYTES\","
                             "\"shape\":[1],\"data\":[\"\\u0089PNG\"]}]}",
                       &r, &p, &http, &err),
@@ -329,8 +336,6 @@ static void test_plan(void) {
         {&cls, "{\"inputs\":[{\"name\":\"text\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[\"a\"]}],"
                "\"outputs\":[{\"name\":\"embedding\"}]}",
          400, "has no output 'embedding' (its outputs: logits, probabilities)"},
-        {&img, "{\"inputs\":[{\"name\":\"pixel_values\",\"datatype\":\"FP32\",\"shape\":[1,3,2,3],\"data\":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}]}",
-         400, "must be 2 x 2 pixels"},
         {&img, "{\"inputs\":[{\"name\":\"pixel_values\",\"datatype\":\"FP32\",\"shape\":[1,1,2,2],\"data\":[0,1,2,3]}]}",
          400, "[n, 3, height, width]"},
         {&img, "{\"inputs\":[{\"name\":\"pixel_values\",\"datatype\":\"FP64\",\"shape\":[1],\"data\":[0]}]}",
@@ -471,7 +476,8 @@ static void test_metadata_stats_routes(void) {
                                 .image_h = 224, .image_w = 224};
     j = lp_kserve_model_metadata(&img);
     s = cJSON_PrintUnformatted(j);
-    CHECK_MSG(strstr(s, "{\"name\":\"pixel_values\",\"datatype\":\"FP32\",\"shape\":[-1,3,224,224]}"),
+    CHECK_MSG(strstr(s, "{\"name\":\"pixel_values\",\"datatype\":\"FP32\",\"shape\":[-1,3,-1,-1]}") &&
+                  strstr(s, "\"parameters\":{\"preprocess_height\":224,\"preprocess_width\":224}"),
               "got %s", s);
     free(s);
     cJSON_Delete(j);
