@@ -28,57 +28,17 @@ References:
 Seeded; needs torch and transformers, which CI does not have: the outputs are
 committed. Usage: python3 tools/make_elementwise_fixtures.py
 """
-import json
 import math
 import os
-import struct
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "tests", "fixtures", "ops")
-MAX_BYTES = 200 * 1024
+from op_fixture import OUT, Fixture
 
 
-def sort_metadata(path):
-    """The writer keeps __metadata__ in hash order, which changes from run to
-    run; rewrite the header with the keys sorted (same length, same tensors)
-    so regenerating a fixture gives the same bytes."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
-    text = json.dumps(header, separators=(",", ":")).encode()
-    assert len(text) <= n
-    text += b" " * (n - len(text))
-    with open(path, "wb") as f:
-        f.write(data[:8] + text + data[8 + n:])
-
-
-class Fixture:
-    def __init__(self, name):
-        self.name = name
-        self.tensors = {}
-        self.meta = {}
-        self.count = 0
-
-    def case(self, params, **tensors):
-        key = "case%d" % self.count
-        self.count += 1
-        self.meta[key] = json.dumps(params, sort_keys=True)
-        for name, t in tensors.items():
-            self.tensors["%s.%s" % (key, name)] = t.detach().contiguous().clone()
-
-    def save(self):
-        path = os.path.join(OUT, "elem_%s.safetensors" % self.name)
-        save_file(self.tensors, path, metadata=self.meta)
-        sort_metadata(path)
-        size = os.path.getsize(path)
-        assert size < MAX_BYTES, "%s is %d bytes" % (path, size)
-        print("%-40s %3d cases %7d bytes" % (os.path.relpath(path, ROOT), self.count, size))
+def fixture(name):
+    return Fixture("elem", name)
 
 
 ACTS = {
@@ -91,7 +51,7 @@ ACTS = {
 
 
 def unary(g):
-    fx = Fixture("unary")
+    fx = fixture("unary")
     x = torch.randn(9, 37, generator=g) * 3
     x[0, :6] = torch.tensor([0.0, -0.0, 12.0, -12.0, 1e-3, -1e-3])
     for act in ("relu", "gelu", "gelu_tanh", "tanh"):
@@ -100,7 +60,7 @@ def unary(g):
 
 
 def add(g):
-    fx = Fixture("add")
+    fx = fixture("add")
     shapes = [([5, 13], [13], "gelu"), ([2, 3, 7], [3, 7], "relu"), ([4, 33], [4, 33], "none"),
               ([3, 5], [], "tanh"), ([6, 16], [1, 16], "gelu_tanh")]
     for a_shape, b_shape, act in shapes:
@@ -111,7 +71,7 @@ def add(g):
 
 
 def layer_norm(g):
-    fx = Fixture("layer_norm")
+    fx = fixture("layer_norm")
     for rows, d, eps, affine, offset in [(6, 768, 1e-12, True, 0.0), (3, 13, 1e-5, False, 0.0),
                                          (4, 127, 1e-5, True, 100.0), (1, 1, 1e-5, True, 0.0)]:
         x = torch.randn(rows, d, generator=g) * 2 + offset
@@ -126,7 +86,7 @@ def layer_norm(g):
 
 
 def softmax(g):
-    fx = Fixture("softmax")
+    fx = fixture("softmax")
     # BERT-style scores with a [B, 1, 1, S] padding mask; batch 1 fully masked
     x = torch.randn(2, 3, 5, 17, generator=g) * 4
     mask = torch.zeros(2, 1, 1, 17)
@@ -176,7 +136,7 @@ def attention_case(fx, g, b, h, sq, sk, d, dv, key_keep=None, causal=False):
 
 
 def attention(g):
-    fx = Fixture("attention")
+    fx = fixture("attention")
     attention_case(fx, g, 2, 3, 7, 7, 16, 16, key_keep=[7, 4])
     attention_case(fx, g, 3, 2, 13, 13, 8, 8, key_keep=[13, 1, 0])  # batch 2: no key at all
     attention_case(fx, g, 1, 2, 5, 11, 8, 12)  # cross-attention, Dv != D
@@ -189,7 +149,7 @@ def attention(g):
 def embedding(g):
     from transformers.models.marian.modeling_marian import MarianSinusoidalPositionalEmbedding
 
-    fx = Fixture("embedding")
+    fx = fixture("embedding")
     table = torch.randn(50, 8, generator=g)
     ids = torch.tensor([[0, 49, 7, 7, 3], [12, 1, 0, 48, 25]], dtype=torch.int64)
     fx.case({"op": "embedding"}, table=table, ids=ids, out=F.embedding(ids, table))
@@ -210,7 +170,7 @@ def embedding(g):
 
 
 def cast(g):
-    fx = Fixture("cast")
+    fx = fixture("cast")
     x = torch.randn(3000, generator=g) * torch.pow(10.0, torch.randint(-8, 6, (3000,), generator=g).float())
     edges = torch.tensor([1.0 + 1.0 / 2048, 1.0 + 3.0 / 2048, 65504.0, 65519.0, 65520.0, 1e6, 5.96e-8,
                           2.98e-8, 1e-40, -0.0, math.inf, -math.inf, 3.0e38, 1.00390625, 1.01171875])
@@ -226,7 +186,7 @@ def cast(g):
 
 
 def select(g):
-    fx = Fixture("select")
+    fx = fixture("select")
     x = torch.randn(4, 1000, generator=g)
     assert all(len(set(row.tolist())) == row.numel() for row in x), "ties in topk input"
     values, indices = torch.topk(x, 5, dim=-1)

@@ -25,17 +25,11 @@ References:
 Seeded; needs torch, which CI does not have: the outputs are committed.
 Usage: python3 tools/make_gemm_fixtures.py
 """
-import json
-import os
-import struct
-
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "tests", "fixtures", "ops")
-MAX_BYTES = 200 * 1024
+from op_fixture import Fixture
+
 
 ACTS = {
     "none": lambda x: x,
@@ -46,43 +40,8 @@ ACTS = {
 }
 
 
-def sort_metadata(path):
-    """safetensors writes __metadata__ in hash order; sort it (same header
-    length) so that regenerating gives the same bytes."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
-    text = json.dumps(header, separators=(",", ":")).encode()
-    assert len(text) <= n
-    text += b" " * (n - len(text))
-    with open(path, "wb") as f:
-        f.write(data[:8] + text + data[8 + n:])
-
-
-class Fixture:
-    def __init__(self, name):
-        self.name = name
-        self.tensors = {}
-        self.meta = {}
-        self.count = 0
-
-    def case(self, params, **tensors):
-        key = "case%d" % self.count
-        self.count += 1
-        self.meta[key] = json.dumps(params, sort_keys=True)
-        for name, t in tensors.items():
-            if t is not None:
-                self.tensors["%s.%s" % (key, name)] = t.detach().float().contiguous().clone()
-
-    def save(self):
-        path = os.path.join(OUT, "gemm_%s.safetensors" % self.name)
-        save_file(self.tensors, path, metadata=self.meta)
-        sort_metadata(path)
-        size = os.path.getsize(path)
-        assert size < MAX_BYTES, "%s is %d bytes" % (path, size)
-        print("%-40s %3d cases %7d bytes" % (os.path.relpath(path, ROOT), self.count, size))
+def fixture(name):
+    return Fixture("gemm", name, as_float=True)
 
 
 def randn(g, *shape, scale=1.0):
@@ -90,7 +49,7 @@ def randn(g, *shape, scale=1.0):
 
 
 def matmul(g):
-    fx = Fixture("matmul")
+    fx = fixture("matmul")
     # (batch dims, m, n, k, b shared, alpha); every transpose combination
     shapes = [([], 5, 3, 7, False, 1.0), ([], 1, 1, 1, False, 2.0), ([], 13, 31, 33, False, 0.5),
               ([2, 3], 4, 6, 5, False, 0.25), ([3], 7, 9, 11, True, -1.0), ([], 17, 1, 64, False, 1.0)]
@@ -118,7 +77,7 @@ def matmul(g):
 
 
 def linear(g):
-    fx = Fixture("linear")
+    fx = fixture("linear")
     shapes = [([3, 5], 17, 11), ([1], 1, 1), ([9], 33, 31), ([2, 2, 4], 16, 24), ([5], 40, 24)]
     i = 0
     for lead, fin, fout in shapes:
@@ -134,7 +93,7 @@ def linear(g):
 
 
 def conv2d(g):
-    fx = Fixture("conv2d")
+    fx = fixture("conv2d")
     # (N, C, H, W, Cout, KH, KW, stride, padding, dilation, groups, bias, residual, act)
     cases = [
         (1, 3, 8, 8, 4, 3, 3, [1, 1], [1, 1], [1, 1], 1, True, False, "relu"),
@@ -161,7 +120,7 @@ def conv2d(g):
 
 
 def fold_batchnorm(g):
-    fx = Fixture("fold")
+    fx = fixture("fold")
     for cin, cout, k, conv_bias, eps in [(3, 5, 3, False, 1e-5), (4, 6, 1, True, 1e-3)]:
         conv = torch.nn.Conv2d(cin, cout, k, padding=k // 2, bias=conv_bias)
         bn = torch.nn.BatchNorm2d(cout, eps=eps)
@@ -189,7 +148,7 @@ def fold_batchnorm(g):
 
 
 def pool(g):
-    fx = Fixture("pool")
+    fx = fixture("pool")
     # (N, C, H, W, kernel, stride, padding, ceil_mode, shift)
     cases = [
         (1, 4, 12, 12, [3, 3], [2, 2], [1, 1], False, 0.0),
