@@ -58,4 +58,8 @@ void lp_rng_fill_normal(lp_rng *rng, float *x, size_t n, float scale);
 /* Path of a file in the source tree (LP_SOURCE_DIR, else "."). */
 const char *lp_test_source_path(const char *relative, char *buf, size_t size);
 
+/* A whole file, NUL-terminated (free() it); NULL if it cannot be read.
+ * size (may be NULL) gets its length without the NUL. */
+char *lp_test_read_file(const char *path, size_t *size);
+
 #endif

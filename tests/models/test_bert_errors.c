@@ -14,19 +14,6 @@
 
 static char g_src[4096]; /* the fixture directory */
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = 0;
-    fclose(f);
-    return buf;
-}
-
 static void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     fputs(text, f);
@@ -42,7 +29,7 @@ static void make_corrupt(const char *dir, const char *name, change how) {
     lp_error err = {0};
     mkdir(dir, 0755);
     snprintf(path, sizeof path, "%s/config.json", g_src);
-    char *cfg = read_text(path);
+    char *cfg = lp_test_read_file(path, NULL);
     snprintf(path, sizeof path, "%s/config.json", dir);
     write_text(path, cfg);
     free(cfg);
@@ -121,7 +108,7 @@ static void test_corrupt_weights(const char *tmp) {
     expect_load_fails(dir, LP_ERR_IO, "config.json", NULL);
     char path[8192];
     snprintf(path, sizeof path, "%s/config.json", g_src);
-    char *cfg = read_text(path);
+    char *cfg = lp_test_read_file(path, NULL);
     snprintf(path, sizeof path, "%s/config.json", dir);
     write_text(path, cfg);
     free(cfg);

@@ -36,22 +36,6 @@ typedef struct fixture {
     bool classify;
 } fixture;
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
 static int32_t *int_array(const cJSON *a, int64_t *len) {
     *len = cJSON_GetArraySize(a);
     int32_t *v = malloc((size_t)(*len > 0 ? *len : 1) * sizeof *v);
@@ -65,7 +49,7 @@ static bool fixture_load(const char *dir, fixture *fx) {
     memset(fx, 0, sizeof *fx);
     char path[4096];
     snprintf(path, sizeof path, "%s/expected.json", dir);
-    char *text = read_text(path);
+    char *text = lp_test_read_file(path, NULL);
     CHECK_MSG(text != NULL, "cannot read %s", path);
     if (!text) return false;
     fx->doc = cJSON_Parse(text);

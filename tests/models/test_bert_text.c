@@ -13,25 +13,12 @@
 #include "models/encoder.h"
 #include "tests/test_util.h"
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = 0;
-    fclose(f);
-    return buf;
-}
-
 static void test_fixture(const char *name, lp_threadpool *pool) {
     char rel[256], dir[4096], path[8192];
     snprintf(rel, sizeof rel, "tests/fixtures/bert/%s", name);
     lp_test_source_path(rel, dir, sizeof dir);
     snprintf(path, sizeof path, "%s/expected.json", dir);
-    char *text = read_text(path);
+    char *text = lp_test_read_file(path, NULL);
     cJSON *doc = text ? cJSON_Parse(text) : NULL;
     free(text);
     CHECK_MSG(doc != NULL, "cannot read %s", path);

@@ -20,21 +20,6 @@
 #include "pretrained/safetensors.h"
 #include "tests/test_util.h"
 
-static char *slurp(const char *path, size_t *n) {
-    uint8_t *b;
-    size_t sz;
-    lp_error err = {0};
-    if (lp_image_read_file(path, 0, &b, &sz, &err) != LP_OK) return NULL;
-    char *t = realloc(b, sz + 1);
-    if (!t) {
-        free(b);
-        return NULL;
-    }
-    t[sz] = 0;
-    if (n) *n = sz;
-    return t;
-}
-
 /* A path from the manifest: absolute, or relative to the source root. */
 static const char *src_path(const char *p, char *buf, size_t n) {
     if (p[0] == '/') {
@@ -136,7 +121,7 @@ static int run_case(const cJSON *c, lp_safetensors *st, const char *root_label) 
 }
 
 static void run_manifest(const char *manifest, const char *expected, const char *label) {
-    char *text = slurp(manifest, NULL);
+    char *text = lp_test_read_file(manifest, NULL);
     CHECK_MSG(text != NULL, "cannot read %s", manifest);
     if (!text) return;
     cJSON *root = cJSON_Parse(text);
@@ -166,7 +151,7 @@ static void test_exif(void) {
         char name[64];
         snprintf(name, sizeof name, "tests/fixtures/images/exif_%s.jpg", o == 9 ? "6_be" : (char[]){'0' + o, 0});
         size_t n;
-        char *bytes = slurp(lp_test_source_path(name, path, sizeof path), &n);
+        char *bytes = lp_test_read_file(lp_test_source_path(name, path, sizeof path), &n);
         CHECK(bytes != NULL);
         if (!bytes) continue;
         int want = o == 9 ? 6 : o;
@@ -256,7 +241,8 @@ static void test_refusals(void) {
     {
         char jp[4096];
         size_t jn;
-        uint8_t *j = (uint8_t *)slurp(lp_test_source_path("tests/fixtures/images/rgb_baseline.jpg", jp, sizeof jp), &jn);
+        lp_test_source_path("tests/fixtures/images/rgb_baseline.jpg", jp, sizeof jp);
+        uint8_t *j = (uint8_t *)lp_test_read_file(jp, &jn);
         CHECK(j != NULL);
         size_t dht = 0, sos = 0;
         for (size_t i = 2; j && i + 1 < jn && !sos; i++) {
@@ -296,7 +282,7 @@ static void test_refusals(void) {
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
         snprintf(rel, sizeof rel, "tests/fixtures/images/%s", files[f]);
         size_t size;
-        uint8_t *bytes = (uint8_t *)slurp(lp_test_source_path(rel, path, sizeof path), &size);
+        uint8_t *bytes = (uint8_t *)lp_test_read_file(lp_test_source_path(rel, path, sizeof path), &size);
         CHECK(bytes != NULL);
         if (!bytes) continue;
         lp_image_decode_opts small = {.max_pixels = 1000};

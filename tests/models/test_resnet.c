@@ -42,16 +42,6 @@ static int argmax(const float *x, int n) {
     return b;
 }
 
-static char *slurp(const char *path) {
-    uint8_t *b;
-    size_t n;
-    lp_error err = {0};
-    if (lp_image_read_file(path, 0, &b, &n, &err) != LP_OK) return NULL;
-    char *t = realloc(b, n + 1);
-    if (t) t[n] = 0;
-    return t;
-}
-
 /* x (f16 stored) as f32 [n, 3, H, W]. */
 static float *load_input(lp_safetensors *st, const char *name, lp_tensor *x) {
     lp_tensor t;
@@ -266,7 +256,7 @@ static void test_e2e(const char *root, const cJSON *man, lp_safetensors *exp, lp
 static void run_set(const char *root, bool e2e, lp_ctx *ctx, const char *backend) {
     char path[8192];
     snprintf(path, sizeof path, "%s/manifest.json", root);
-    char *text = slurp(path);
+    char *text = lp_test_read_file(path, NULL);
     CHECK_MSG(text != NULL, "cannot read %s", path);
     if (!text) return;
     cJSON *man = cJSON_Parse(text);
