@@ -76,6 +76,12 @@ struct lp_backend {
     void (*device_free)(void *ptr);
     lp_status (*copy)(void *dst, const void *src, size_t bytes, bool to_device, lp_error *err);
     lp_status (*synchronize)(lp_error *err);
+    /* The device copy of a weight (a contiguous host tensor), uploaded the
+     * first time any session asks and shared by all of them for the life of
+     * the process; stored as dtype (the tensor's own, or f16 / bf16 for an f32
+     * weight). NULL on backends whose tensors are host memory. */
+    lp_status (*device_weight)(const lp_tensor *host, lp_dtype dtype, lp_tensor *dev,
+                               lp_error *err);
 };
 
 /* The CPU backends, always built. */

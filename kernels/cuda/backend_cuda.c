@@ -6,6 +6,7 @@
 
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/cuda_runtime_glue.h"
+#include "kernels/cuda/weight_cache.h"
 
 _Static_assert(LP_CUDA_ACT_RELU == (int)LP_ACT_RELU && LP_CUDA_ACT_GELU_ERF == (int)LP_ACT_GELU_ERF &&
                    LP_CUDA_ACT_GELU_TANH == (int)LP_ACT_GELU_TANH &&
@@ -266,6 +267,13 @@ static void cuda_device_free(void *p) {
     if (pool) lp_cuda_pool_free(pool, p, lp_cuda_rt_stream());
 }
 
+static lp_status cuda_device_weight(const lp_tensor *host, lp_dtype dtype, lp_tensor *dev,
+                                    lp_error *err) {
+    lp_cuda_weights *w = lp_cuda_weight_cache();
+    if (!w) return lp_fail(err, LP_ERR_NOMEM, "cuda: no memory for the weight cache");
+    return lp_cuda_weights_get(w, host, dtype, dev, err);
+}
+
 static const lp_backend CUDA_BACKEND = {
     .name = "cuda",
     .device = LP_DEVICE_CUDA,
@@ -288,6 +296,7 @@ static const lp_backend CUDA_BACKEND = {
     .device_free = cuda_device_free,
     .copy = cuda_copy,
     .synchronize = lp_cuda_rt_synchronize,
+    .device_weight = cuda_device_weight,
 };
 
 const lp_backend *lp_cuda_backend_table(void) { return &CUDA_BACKEND; }

@@ -46,6 +46,9 @@ const lp_cuda_pool_ops *lp_cuda_rt_pinned_pool_ops(void);
  * and device_free go through the device pool on the calling thread's stream. */
 lp_cuda_pool *lp_cuda_device_pool(void);
 lp_cuda_pool *lp_cuda_pinned_pool(void);
+/* The process-wide weight cache (weight_cache.h) behind the backend table's
+ * device_weight; NULL when host memory ran out. */
+struct lp_cuda_weights *lp_cuda_weight_cache(void);
 
 /* Runs one GEMM call description (gemm_desc.h). */
 lp_status lp_cuda_gemm_run(const lp_cuda_gemm_desc *desc, lp_error *err);

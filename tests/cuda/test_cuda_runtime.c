@@ -11,7 +11,8 @@
  *     device_alloc / device_free;
  *   - the device weight cache (kernels/cuda/weight_cache.c): 4 sessions asking
  *     for the same weights get one upload and one device tensor; f16 / bf16
- *     conversion bit-exact with lp_f32_to_f16 / lp_f32_to_bf16; bad requests. */
+ *     conversion bit-exact with lp_f32_to_f16 / lp_f32_to_bf16; bad requests;
+ *     and the backend table's device_weight, which serves from one cache. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +316,14 @@ static void test_weights(void) {
     lp_tensor ids = lp_tensor_1d(x, LP_I32, 4);
     CHECK_FAILS(lp_cuda_weights_get(w, &ids, LP_F16, &dev, &err), LP_ERR_UNSUPPORTED, &err, "f32 -> f16");
     lp_cuda_weights_destroy(w);
+
+    /* the backend table's entry: the process-wide cache */
+    const lp_backend *b = lp_cuda_backend_table();
+    lp_tensor d1, d2;
+    CHECK_OK(b->device_weight(&host, LP_BF16, &d1, &err), &err);
+    CHECK_OK(b->device_weight(&host, LP_BF16, &d2, &err), &err);
+    CHECK(d1.data == d2.data && d1.dtype == LP_BF16 && d1.device.kind == LP_DEVICE_CUDA);
+    CHECK(lp_cuda_weights_uploads(lp_cuda_weight_cache()) == 1);
     free(x);
 }
 
