@@ -145,7 +145,7 @@ def run_generate(m, tok, texts, batch):
 def tokenizer_cases(tok, en, zh):
     odd = ["", " ", "  a  b  ", "\t\n", "你好", "ＡＢＣ１２３", "Ⅻ ½ ﬁ", "é vs e\u0301", "🙂🙃👍🏽",
            "\u200b zero width", "<unk>", "a</s>b", "x <pad> y", ">>fra<< bonjour", ">>x<<", ">>a<< >>b<< c",
-           "no >>code<< here", "\x00nul", "Dr. Smith's \"quotes\" — dashes…", "中文，标点；符号：“引号”！",
+           "no >>code<< here", "ctrl\x01char", "Dr. Smith's \"quotes\" — dashes…", "中文，标点；符号：“引号”！",
            "http://example.com/a?b=c", "a" * 300, "长" * 120, "Ünïcödé ǅ ß ſ", "\ufeffbom"]
     cases = [dict(text=t, ids=tok(t).input_ids) for t in zh + en + odd]
     rnd = random.Random(11)
