@@ -489,10 +489,12 @@ void lp_srv_submit(lp_srv_job *job) {
     }
     append_job(q, job);
     job->phase = LP_JOB_QUEUED;
+    job->counted_in_flight = true;
     size_t depth = q->items;
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
     lp_srv_observe_queue_depth(m, depth);
+    lp_srv_observe_in_flight(m, 1);
     if (timeout > 0) {
         job->t_deadline = job->t_submit + (double)timeout * 1e-3;
         job->deadline_ev = evtimer_new(srv->base, deadline_cb, job);

@@ -13,6 +13,10 @@ void lp_srv_observe_queue_depth(lp_srv_model *m, size_t depth) {
     lp_server_metrics_set_queue_depth(m->srv->metrics, m->name, (int)depth);
 }
 
+void lp_srv_observe_in_flight(lp_srv_model *m, int delta) {
+    lp_server_metrics_inflight_add(m->srv->metrics, m->name, delta);
+}
+
 void lp_srv_observe_batch(lp_srv_model *m, int items, double compute_s) {
     lp_server_metrics_batch_done(m->srv->metrics, m->name, items, compute_s);
 }

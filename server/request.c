@@ -2,9 +2,12 @@
  * thread, from arrival to the single reply (or the client going away), and
  * the hand-back of finished jobs from the workers. */
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <sys/socket.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +51,7 @@ lp_srv_job *lp_srv_job_new(lp_srv_request *rq, lp_srv_model *model, lp_srv_job_k
 void lp_srv_job_free(lp_srv_job *j) {
     if (!j) return;
     if (j->deadline_ev) event_free(j->deadline_ev);
+    if (j->counted_in_flight) lp_srv_observe_in_flight(j->model, -1);
     free(j->texts);
     free(j->images);
     free(j->out);
@@ -127,6 +131,7 @@ static void request_free(lp_srv_request *rq) {
         lp_srv_job_free(j);
     }
     if (rq->user_free) rq->user_free(rq->user);
+    if (rq->watch) event_free(rq->watch);
     if (rq->live_prev) rq->live_prev->live_next = rq->live_next;
     else srv->requests = rq->live_next;
     if (rq->live_next) rq->live_next->live_prev = rq->live_prev;
@@ -146,6 +151,33 @@ static void on_close(struct evhttp_connection *evcon, void *arg) {
     rq->req = NULL;
     lp_srv_observe_reply(rq, 499, 0, "client disconnected");
     request_free(rq);
+}
+
+/* libevent does not read a connection while its request is being handled, so
+ * a client that goes away would go unnoticed until the reply. This watcher
+ * looks at the socket: end of stream means the client closed, and its request
+ * is cancelled by closing the connection (on_close does the rest). Data means
+ * a pipelined request; the watch then ends and libevent reads it later. */
+static void on_readable(evutil_socket_t fd, short what, void *arg) {
+    (void)what;
+    lp_srv_request *rq = arg;
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) {
+        if (n < 0) event_add(rq->watch, NULL);
+        return;
+    }
+    struct evhttp_connection *c = rq->req ? evhttp_request_get_connection(rq->req) : NULL;
+    if (c) evhttp_connection_free(c); /* calls on_close, which frees rq */
+}
+
+static void watch_connection(lp_srv_request *rq) {
+    struct evhttp_connection *c = evhttp_request_get_connection(rq->req);
+    struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd < 0) return;
+    rq->watch = event_new(rq->srv->base, fd, EV_READ, on_readable, rq);
+    if (rq->watch) event_add(rq->watch, NULL);
 }
 
 void lp_srv_free_all_requests(lp_server *srv) {
@@ -201,6 +233,7 @@ void lp_srv_request_begin(lp_server *srv, struct evhttp_request *req) {
     srv->live_requests++;
     struct evhttp_connection *c = evhttp_request_get_connection(req);
     if (c) evhttp_connection_set_closecb(c, on_close, rq);
+    watch_connection(rq);
     lp_srv_route(rq);
 }
 

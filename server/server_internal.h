@@ -169,6 +169,7 @@ struct lp_srv_job {
     lp_srv_job *next_of_request;
     int phase;                /* queued / running / finished (under the queue lock) */
     bool abandoned;           /* answered or cancelled while running: drop when it comes back */
+    bool counted_in_flight;   /* queued once: in the in-flight gauge until freed */
     double t_submit, t_deadline;
     struct event *deadline_ev;
 };
@@ -203,6 +204,7 @@ struct lp_srv_request {
     void (*user_free)(void *);
     /* the server's own */
     lp_srv_request *live_prev, *live_next;
+    struct event *watch;      /* notices the client closing while we work */
     const char *endpoint;     /* route family for metrics: "classify", "embed", "kserve_infer", ... */
     const char *reason;       /* failure reason token for metrics (NULL: from the status) */
     int items;                /* items the request carried */

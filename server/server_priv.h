@@ -84,6 +84,7 @@ cJSON *lp_srv_parse_json_body(lp_srv_request *rq);
 /* observe.c: metrics and access log (server/metrics.h, server/access_log.h).
  * The batch and queue calls come from worker threads. */
 void lp_srv_observe_queue_depth(lp_srv_model *m, size_t depth);
+void lp_srv_observe_in_flight(lp_srv_model *m, int delta);
 void lp_srv_observe_batch(lp_srv_model *m, int items, double compute_s);
 void lp_srv_observe_reply(lp_srv_request *rq, int status, size_t bytes, const char *error);
 void lp_srv_observe_access(lp_srv_request *rq, int status, size_t bytes, const char *error);
