@@ -68,12 +68,14 @@ lp_lg_server_counters lp_lg_prom_server_counters(const char *text, size_t len,
     /* Batch size is optional: a server without batching may not export it. */
     lp_lg_prom_sum(text, len, "lepton_batch_size_sum", model, &c.batch_sum);
     lp_lg_prom_sum(text, len, "lepton_batch_size_count", model, &c.batch_count);
+    lp_lg_prom_sum(text, len, "lepton_request_duration_seconds_sum", model, &c.e2e_sum);
+    lp_lg_prom_sum(text, len, "lepton_request_duration_seconds_count", model, &c.e2e_count);
     return c;
 }
 
 lp_lg_server_split lp_lg_server_split_between(const lp_lg_server_counters *before,
                                               const lp_lg_server_counters *after) {
-    lp_lg_server_split s = {false, -1, -1, -1, 0};
+    lp_lg_server_split s = {false, -1, -1, -1, -1, 0};
     if (!before->present || !after->present) return s;
     s.present = true;
     double qn = after->queue_count - before->queue_count;
@@ -82,6 +84,8 @@ lp_lg_server_split lp_lg_server_split_between(const lp_lg_server_counters *befor
     if (qn > 0) s.queue_ms = 1e3 * (after->queue_sum - before->queue_sum) / qn;
     if (cn > 0) s.compute_ms = 1e3 * (after->compute_sum - before->compute_sum) / cn;
     if (bn > 0) s.batch_mean = (after->batch_sum - before->batch_sum) / bn;
+    double en = after->e2e_count - before->e2e_count;
+    if (en > 0) s.e2e_ms = 1e3 * (after->e2e_sum - before->e2e_sum) / en;
     s.batches = bn > 0 ? bn : 0;
     return s;
 }

@@ -21,16 +21,18 @@ typedef struct lp_lg_server_counters {
     double queue_sum, queue_count;     /* seconds */
     double compute_sum, compute_count; /* seconds */
     double batch_sum, batch_count;     /* requests per batch */
+    double e2e_sum, e2e_count; /* seconds from request received to reply sent */
 } lp_lg_server_counters;
 
 lp_lg_server_counters lp_lg_prom_server_counters(const char *text, size_t len,
                                                  const char *model);
 
 /* Means over the interval between two scrapes; a mean is negative when the
- * interval saw no observations of it. */
+ * interval saw no observations of it. Queue and end-to-end times are per
+ * request, compute time is per executed batch (lepton observes it so). */
 typedef struct lp_lg_server_split {
     bool present;
-    double queue_ms, compute_ms, batch_mean;
+    double queue_ms, compute_ms, batch_mean, e2e_ms;
     double batches;
 } lp_lg_server_split;
 

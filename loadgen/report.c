@@ -41,17 +41,18 @@ void lp_lg_report_table(FILE *out, const lp_lg_options *o, const lp_lg_run *run)
     (void)o;
     fprintf(out,
             "| role | level | ok | req/s | p50 ms | p90 ms | p95 ms | p99 ms | max ms | mean ms "
-            "| errors | late | dropped | srv queue ms | srv compute ms | srv batch | windows |\n"
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|\n");
+            "| errors | late | dropped | srv e2e ms | srv queue ms | srv compute ms/batch | srv batch | windows |\n"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|\n");
     for (int i = 0; i < run->n_rows; i++) {
         const lp_lg_result_row *row = &run->rows[i];
         const lp_lg_level_result *r = &row->r;
-        char name[48], codes[160], q[24], c[24], b[24], late[24], drop[24], win[48];
+        char name[48], codes[160], q[24], c[24], b[24], e2e[24], late[24], drop[24], win[48];
         level_name(r, name, sizeof name);
         lp_lg_format_codes(r, codes, sizeof codes);
         ms_or_dash(q, sizeof q, r->server.present ? r->server.queue_ms : -1);
         ms_or_dash(c, sizeof c, r->server.present ? r->server.compute_ms : -1);
         ms_or_dash(b, sizeof b, r->server.present ? r->server.batch_mean : -1);
+        ms_or_dash(e2e, sizeof e2e, r->server.present ? r->server.e2e_ms : -1);
         if (r->cfg.open_loop) {
             snprintf(late, sizeof late, "%zu", r->late);
             snprintf(drop, sizeof drop, "%zu", r->dropped);
@@ -67,10 +68,10 @@ void lp_lg_report_table(FILE *out, const lp_lg_options *o, const lp_lg_run *run)
                      ? (row->valid ? " (valid)" : " (invalid)") : "");
         fprintf(out,
                 "| %s | %s | %zu | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s | %s "
-                "| %s | %s | %s | %s |\n",
+                "| %s | %s | %s | %s | %s |\n",
                 role, name, r->ok, r->throughput, r->latency.p50, r->latency.p90, r->latency.p95,
                 r->latency.p99, r->latency.max, r->latency.mean, codes[0] ? codes : "0", late,
-                drop, q, c, b, win);
+                drop, e2e, q, c, b, win);
     }
     if (run->verdict[0]) fprintf(out, "\n%s\n", run->verdict);
 }
@@ -100,8 +101,8 @@ lp_status lp_lg_report_csv(const char *path, const lp_lg_run *run, lp_error *err
     if (!f) return LP_ERR_IO;
     fprintf(f, "role,valid,mode,concurrency,rate,total_requests,arrival,ok,errors,seconds,"
                "throughput,offered,p50_ms,p90_ms,p95_ms,p99_ms,max_ms,mean_ms,min_ms,due,late,"
-               "dropped,max_late_ms,windows,windows_used,stable,connections,server_queue_ms,"
-               "server_compute_ms,server_batch_mean,codes\n");
+               "dropped,max_late_ms,windows,windows_used,stable,connections,server_e2e_ms,"
+               "server_queue_ms,server_compute_ms_per_batch,server_batch_mean,codes\n");
     for (int i = 0; i < run->n_rows; i++) {
         const lp_lg_result_row *row = &run->rows[i];
         const lp_lg_level_result *r = &row->r;
@@ -109,7 +110,7 @@ lp_status lp_lg_report_csv(const char *path, const lp_lg_run *run, lp_error *err
         lp_lg_format_codes(r, codes, sizeof codes);
         fprintf(f,
                 "%s,%d,%s,%d,%.4f,%ld,%s,%zu,%zu,%.4f,%.3f,%.3f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,"
-                "%.4f,%zu,%zu,%zu,%.3f,%d,%d,%d,%d,%.4f,%.4f,%.4f,%s\n",
+                "%.4f,%zu,%zu,%zu,%.3f,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%s\n",
                 row->role, row->valid, r->cfg.open_loop ? "open" : "closed",
                 r->cfg.open_loop ? 0 : r->cfg.concurrency, r->cfg.open_loop ? r->cfg.rate : 0,
                 r->cfg.total_requests,
@@ -118,6 +119,7 @@ lp_status lp_lg_report_csv(const char *path, const lp_lg_run *run, lp_error *err
                 r->latency.p90, r->latency.p95, r->latency.p99, r->latency.max, r->latency.mean,
                 r->latency.min, r->due, r->late, r->dropped, r->max_late_ms, r->windows,
                 r->windows_used, r->stable, r->connections,
+                r->server.present ? r->server.e2e_ms : -1,
                 r->server.present ? r->server.queue_ms : -1,
                 r->server.present ? r->server.compute_ms : -1,
                 r->server.present ? r->server.batch_mean : -1, codes);
@@ -174,7 +176,8 @@ static cJSON *level_json(const lp_lg_result_row *row) {
         cJSON *s = cJSON_AddObjectToObject(j, "server");
         if (s) {
             if (r->server.queue_ms >= 0) cJSON_AddNumberToObject(s, "queue_ms", r->server.queue_ms);
-            if (r->server.compute_ms >= 0) cJSON_AddNumberToObject(s, "compute_ms", r->server.compute_ms);
+            if (r->server.e2e_ms >= 0) cJSON_AddNumberToObject(s, "e2e_ms", r->server.e2e_ms);
+            if (r->server.compute_ms >= 0) cJSON_AddNumberToObject(s, "compute_ms_per_batch", r->server.compute_ms);
             if (r->server.batch_mean >= 0) cJSON_AddNumberToObject(s, "batch_mean", r->server.batch_mean);
             cJSON_AddNumberToObject(s, "batches", r->server.batches);
         }
