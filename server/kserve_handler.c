@@ -249,6 +249,15 @@ static void infer_done(lp_srv_job *job) {
         lp_srv_reply_error(rq, job->http_status ? job->http_status : 500, "%s", job->error);
         return;
     }
+    if (s->plan.job == LP_KS_JOB_IMAGE_BYTES) {
+        /* one undecodable image fails the request, as in Triton (no partial tensors) */
+        for (size_t i = 0; job->image_results && i < job->n; i++) {
+            if (job->image_results[i].status == LP_OK) continue;
+            lp_srv_reply_error(rq, 400, "input '%s' element %zu: %s", LP_KS_IN_IMAGE, i,
+                               job->image_results[i].error);
+            return;
+        }
+    }
     reply_parts parts;
     memset(&parts, 0, sizeof parts);
     float *probs = NULL;

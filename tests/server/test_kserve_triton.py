@@ -295,6 +295,13 @@ def test_encoded_images_match_pytorch(kserve_server):
         assert label == labels[int(index)]
 
 
+def test_undecodable_image(kserve_server):
+    port, _ = kserve_server
+    doc = {"inputs": [{"name": "image", "datatype": "BYTES", "shape": [2], "data": ["not an image", "x"]}]}
+    st, _, body = raw(port, "POST", "/v2/models/tv/infer", json.dumps(doc).encode())
+    assert st == 400 and "input 'image' element 0:" in error_of(body), body
+
+
 def test_statistics(kserve_server):
     _, c = kserve_server
     before = c.get_inference_statistics("emb")["model_stats"][0]
