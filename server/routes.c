@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/kserve_handler.h"
 #include "server/metrics.h"
 #include "server/routes.h"
 #include "server/server_priv.h"
@@ -191,7 +192,10 @@ void lp_srv_route(lp_srv_request *rq) {
     }
     if (!strcmp(p, "/v2") || !strncmp(p, "/v2/", 4)) {
         rq->endpoint = "kserve";
-        return lp_srv_reply_error(rq, 404, "the KServe v2 model routes are not in this build yet");
+        if (rq->body_len > rq->srv->opts->max_body_bytes)
+            return lp_srv_reply_error(rq, 413, "the body is %zu bytes; this server takes at most %zu", rq->body_len,
+                                      rq->srv->opts->max_body_bytes);
+        return lp_kserve_handle(rq); /* server/kserve_handler.c: metadata, ready, stats, infer */
     }
     rq->endpoint = "other";
     lp_srv_reply_error(rq, 404,

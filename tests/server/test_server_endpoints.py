@@ -209,3 +209,17 @@ def test_metrics_exposition(srv):
                    "lepton_queue_duration_seconds", "lepton_model_state", "lepton_inflight_requests"]:
         assert family in text, family
     assert 'model="minilm"' in text
+
+
+def test_kserve_routes_are_wired(srv):
+    """The /v2 routes reach the KServe handler (its own suite covers the protocol)."""
+    r = srv.request("GET", "/v2")
+    assert r.status == 200 and r.json()["name"] == "lepton"
+    r = srv.post("/v2/models/minilm/infer",
+                 {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": [TEXTS[0]]}]})
+    assert r.status == 200, r.body
+    out = r.json()["outputs"][0]
+    v1 = srv.post("/v1/embed", {"model": "minilm", "inputs": TEXTS[0]}).json()["embedding"]
+    assert max(abs(a - b) for a, b in zip(out["data"], v1)) < 1e-4
+    r = srv.request("GET", "/v2/models/nope")
+    assert r.status == 404 and r.error()
