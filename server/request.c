@@ -245,6 +245,12 @@ void lp_srv_add_header(lp_srv_request *rq, const char *key, const char *value) {
     if (rq->req) evhttp_add_header(evhttp_request_get_output_headers(rq->req), key, value);
 }
 
+static void on_sent(struct evhttp_request *req, void *arg) {
+    (void)req;
+    lp_server *srv = arg;
+    if (srv->unflushed) srv->unflushed--;
+}
+
 static void reply(lp_srv_request *rq, int status, const char *content_type, const void *body, size_t len,
                   const char *error) {
     if (rq->replied) return;
@@ -260,6 +266,9 @@ static void reply(lp_srv_request *rq, int status, const char *content_type, cons
         struct evbuffer *out = evbuffer_new();
         if (out) evbuffer_add(out, body, len);
         const char *reason = status == 200 ? "OK" : NULL;
+        /* draining waits until replies are written, not just queued */
+        rq->srv->unflushed++;
+        evhttp_request_set_on_complete_cb(req, on_sent, rq->srv);
         evhttp_send_reply(req, status, reason, out);
         if (out) evbuffer_free(out);
         rq->req = NULL;

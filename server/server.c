@@ -84,7 +84,11 @@ static void check_drained(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     lp_server *srv = arg;
-    if (srv->live_requests == 0 || lp_srv_now_s() >= srv->drain_deadline) {
+    double now = lp_srv_now_s();
+    if (srv->live_requests == 0 && srv->unflushed && srv->flush_deadline == 0)
+        srv->flush_deadline = now + 2; /* a client that stopped reading does not hold us long */
+    bool flushed = srv->unflushed == 0 || (srv->flush_deadline > 0 && now >= srv->flush_deadline);
+    if ((srv->live_requests == 0 && flushed) || now >= srv->drain_deadline) {
         if (srv->live_requests)
             fprintf(stderr, "lepton serve: drain timeout: %zu requests unanswered\n", srv->live_requests);
         event_base_loopexit(srv->base, NULL);

@@ -35,7 +35,8 @@ struct lp_server {
     bool draining;
     double drain_deadline;
     size_t live_requests;     /* requests not yet replied to */
-    size_t in_flight;         /* of those, requests waiting on a job */
+    size_t unflushed;         /* replies handed to libevent and not yet written out */
+    double flush_deadline;    /* draining: how long to wait for them */
     lp_srv_request *requests; /* every live request (for teardown) */
     struct lp_server_metrics *metrics;
     struct lp_access_log *access_log; /* NULL: no access log */
