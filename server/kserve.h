@@ -90,6 +90,8 @@ typedef struct lp_kserve_infer_request {
     int n_outputs;              /* 0: the client asked for every output */
     bool binary_data_output;    /* parameters.binary_data_output */
     int64_t timeout_us;         /* parameters.timeout (Triton: microseconds); -1 absent */
+    int truncate;               /* parameters.truncate: -1 absent, 0 = refuse texts longer
+                                   than the model takes (422), 1 = truncate (the default) */
     cJSON *json;                /* the parsed header (JSON BYTES data point into it) */
 } lp_kserve_infer_request;
 
@@ -197,6 +199,13 @@ lp_status lp_kserve_encode_response(const char *model_name, const char *model_ve
                                     const char *id, const lp_kserve_output *outs, int n,
                                     char **body, size_t *body_len, int64_t *header_len,
                                     lp_error *err);
+
+/* The same with top-level response "parameters" (borrowed, copied; NULL: none),
+ * e.g. {"truncated": [false, true]}. */
+lp_status lp_kserve_encode_response_params(const char *model_name, const char *model_version,
+                                           const char *id, const cJSON *params,
+                                           const lp_kserve_output *outs, int n, char **body,
+                                           size_t *body_len, int64_t *header_len, lp_error *err);
 
 /* Top-k classification strings, Triton's "value:index[:label]" (value printed
  * as %f like Triton), rows x k elements, row by row, best first (ties: lower

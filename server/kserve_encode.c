@@ -150,6 +150,14 @@ lp_status lp_kserve_encode_response(const char *model_name, const char *model_ve
                                     const char *id, const lp_kserve_output *outs, int n,
                                     char **body, size_t *body_len, int64_t *header_len,
                                     lp_error *err) {
+    return lp_kserve_encode_response_params(model_name, model_version, id, NULL, outs, n, body,
+                                            body_len, header_len, err);
+}
+
+lp_status lp_kserve_encode_response_params(const char *model_name, const char *model_version,
+                                           const char *id, const cJSON *params,
+                                           const lp_kserve_output *outs, int n, char **body,
+                                           size_t *body_len, int64_t *header_len, lp_error *err) {
     *body = NULL;
     *body_len = 0;
     *header_len = -1;
@@ -158,6 +166,7 @@ lp_status lp_kserve_encode_response(const char *model_name, const char *model_ve
     cJSON_AddStringToObject(root, "model_name", model_name ? model_name : "");
     cJSON_AddStringToObject(root, "model_version", model_version ? model_version : "1");
     if (id) cJSON_AddStringToObject(root, "id", id);
+    if (params) cJSON_AddItemToObject(root, "parameters", cJSON_Duplicate(params, true));
     cJSON *arr = cJSON_AddArrayToObject(root, "outputs");
     bool any_binary = false, ok = arr != NULL;
     for (int k = 0; ok && k < n; k++) {

@@ -268,9 +268,19 @@ static void infer_done(lp_srv_job *job) {
     char *body = NULL;
     size_t len = 0;
     int64_t header_len = -1;
+    /* say which texts lost tokens to the model's length limit */
+    cJSON *params = NULL;
+    bool any_truncated = false;
+    for (size_t i = 0; job->truncated && i < job->n; i++) any_truncated |= job->truncated[i];
+    if (any_truncated) {
+        params = cJSON_CreateObject();
+        cJSON *t = cJSON_AddArrayToObject(params, "truncated");
+        for (size_t i = 0; i < job->n; i++) cJSON_AddItemToArray(t, cJSON_CreateBool(job->truncated[i]));
+    }
     if (st == LP_OK)
-        st = lp_kserve_encode_response(s->desc.name, "1", s->req.id, parts.outs, s->plan.n_outputs,
-                                       &body, &len, &header_len, &err);
+        st = lp_kserve_encode_response_params(s->desc.name, "1", s->req.id, params, parts.outs,
+                                              s->plan.n_outputs, &body, &len, &header_len, &err);
+    cJSON_Delete(params);
     parts_free(&parts);
     if (st != LP_OK) {
         lp_srv_reply_error(rq, 500, "%s", err.msg);
@@ -361,6 +371,7 @@ static void handle_infer(lp_srv_request *rq, lp_srv_model *m) {
     }
     /* Triton's "timeout" request parameter is in microseconds */
     if (s->req.timeout_us >= 0) job->timeout_ms = (s->req.timeout_us + 999) / 1000;
+    job->forbid_truncation = s->req.truncate == 0;
     job->done = infer_done;
     lp_srv_submit(job);
 }

@@ -325,6 +325,7 @@ static lp_status parse_binary_data(const unsigned char *p, size_t size, int inde
 
 static lp_status parse_params(const cJSON *root, lp_kserve_infer_request *r, lp_error *err) {
     r->timeout_us = -1;
+    r->truncate = -1;
     const cJSON *params = cJSON_GetObjectItemCaseSensitive(root, "parameters");
     if (!params) return LP_OK;
     if (!cJSON_IsObject(params))
@@ -334,6 +335,12 @@ static lp_status parse_params(const cJSON *root, lp_kserve_infer_request *r, lp_
         if (!cJSON_IsBool(bdo))
             return lp_fail(err, LP_ERR_FORMAT, "parameters.binary_data_output must be true or false");
         r->binary_data_output = cJSON_IsTrue(bdo);
+    }
+    const cJSON *truncate = cJSON_GetObjectItemCaseSensitive(params, "truncate");
+    if (truncate) {
+        if (!cJSON_IsBool(truncate))
+            return lp_fail(err, LP_ERR_FORMAT, "parameters.truncate must be true or false");
+        r->truncate = cJSON_IsTrue(truncate) ? 1 : 0;
     }
     const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(params, "timeout");
     if (timeout) {
@@ -536,6 +543,7 @@ lp_status lp_kserve_parse_infer(const unsigned char *body, size_t len, int64_t h
                                 lp_kserve_infer_request *out, lp_error *err) {
     memset(out, 0, sizeof *out);
     out->timeout_us = -1;
+    out->truncate = -1;
     if (!body && len) return lp_fail(err, LP_ERR_INVALID_ARG, "no body");
     lp_status st = parse_request(body ? body : (const unsigned char *)"", len, header_len, out, err);
     if (st != LP_OK) lp_kserve_infer_request_free(out);
@@ -556,4 +564,5 @@ void lp_kserve_infer_request_free(lp_kserve_infer_request *r) {
     cJSON_Delete(r->json);
     memset(r, 0, sizeof *r);
     r->timeout_us = -1;
+    r->truncate = -1;
 }

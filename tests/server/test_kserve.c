@@ -36,12 +36,13 @@ static void test_parse_json(void) {
                        "{\"name\":\"i\",\"datatype\":\"INT64\",\"shape\":[],\"data\":7}],"
                        "\"outputs\":[{\"name\":\"probabilities\",\"parameters\":{\"classification\":3,"
                        "\"binary_data\":true}},{\"name\":\"logits\"}],"
-                       "\"parameters\":{\"binary_data_output\":true,\"timeout\":5000,\"custom\":1}}",
+                       "\"parameters\":{\"binary_data_output\":true,\"timeout\":5000,\"custom\":1,"
+                       "\"truncate\":false}}",
                        &r, &err),
              &err);
     CHECK(r.id && strcmp(r.id, "42") == 0);
     CHECK(r.n_inputs == 4 && r.n_outputs == 2);
-    CHECK(r.binary_data_output && r.timeout_us == 5000);
+    CHECK(r.binary_data_output && r.timeout_us == 5000 && r.truncate == 0);
     if (r.n_inputs == 4) {
         lp_kserve_tensor *t = &r.inputs[0];
         CHECK(t->dtype == LP_KS_BYTES && t->count == 2 && !t->binary);
@@ -89,7 +90,7 @@ static void test_parse_binary(void) {
         CHECK(r.inputs[0].elems[1].len == 0);
         CHECK(memcmp(r.inputs[1].values, vals, 16) == 0);
     }
-    CHECK(r.n_outputs == 0 && !r.binary_data_output && r.timeout_us == -1);
+    CHECK(r.n_outputs == 0 && !r.binary_data_output && r.timeout_us == -1 && r.truncate == -1);
     lp_kserve_infer_request_free(&r);
 
     /* the header length must cover exactly the JSON */
@@ -215,6 +216,7 @@ static void test_parse_errors(void) {
         {"{\"inputs\":[{\"name\":\"x\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[\"a\"]}],\"parameters\":{\"timeout\":-1}}", "parameters.timeout"},
         {"{\"inputs\":[{\"name\":\"x\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[\"a\"]}],\"parameters\":{\"binary_data_output\":\"yes\"}}", "binary_data_output"},
         {"{\"inputs\":[{\"name\":\"x\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[\"a\"]}]} x", "unexpected bytes"},
+        {"{\"inputs\":[{\"name\":\"x\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[\"a\"]}],\"parameters\":{\"truncate\":0}}", "parameters.truncate"},
         {"{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[[[[[[[[[[1]]]]]]]]]]}]}", "nested at most"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -383,6 +385,15 @@ static void test_encode(void) {
     CHECK_MSG(body && strcmp(body, want) == 0, "got %s", body);
     CHECK(hlen == -1 && len == strlen(want));
     free(body);
+
+    cJSON *params = cJSON_Parse("{\"truncated\":[false,true]}");
+    CHECK_OK(lp_kserve_encode_response_params("sent", "1", NULL, params, &out, 1, &body, &len, &hlen, &err),
+             &err);
+    const char *prefix = "{\"model_name\":\"sent\",\"model_version\":\"1\",\"parameters\":"
+                         "{\"truncated\":[false,true]},\"outputs\":";
+    CHECK_MSG(body && strncmp(body, prefix, strlen(prefix)) == 0, "got %s", body);
+    free(body);
+    cJSON_Delete(params);
 
     /* classification strings */
     lp_kserve_bytes *elems;

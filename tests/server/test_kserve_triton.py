@@ -295,6 +295,21 @@ def test_encoded_images_match_pytorch(kserve_server):
         assert label == labels[int(index)]
 
 
+def test_truncation_is_reported_or_refused(kserve_server):
+    port, c = kserve_server
+    long_text = " ".join(["word"] * 5000)
+    doc = {"inputs": [dict(TEXT, shape=[2], data=["short", long_text])]}
+    st, _, body = raw(port, "POST", "/v2/models/cls/infer", json.dumps(doc).encode())
+    assert st == 200, body
+    assert json.loads(body)["parameters"] == {"truncated": [False, True]}
+    st, _, body = raw(port, "POST", "/v2/models/cls/infer", json.dumps(dict(doc, parameters={"truncate": False})).encode())
+    assert st == 422, body
+    error_of(body)
+    # the same through the Triton client's custom parameters
+    r = c.infer("cls", [bytes_input("text", ["short"], True)], parameters={"truncate": False})
+    assert r.as_numpy("logits").shape == (1, 2) and "parameters" not in r.get_response()
+
+
 def test_undecodable_image(kserve_server):
     port, _ = kserve_server
     doc = {"inputs": [{"name": "image", "datatype": "BYTES", "shape": [2], "data": ["not an image", "x"]}]}
