@@ -17,7 +17,9 @@
  *
  * In the emulated build "device" memory is host memory, so the table is the
  * CUDA backend's with its device field saying host; the op front-ends (ops.h)
- * validate exactly as they do for the plugin.
+ * validate exactly as they do for the plugin. With the table as the plugin
+ * has it (device field CUDA), the models' host tensors must be refused with a
+ * clear error (they keep weights and activations in host memory today).
  *
  * Tolerance: max |cuda - cpu| <= 1e-5 * (1 + max |cpu|) on every output value
  * (both f32 with f32 accumulation; they differ only in summation order and in
@@ -193,6 +195,48 @@ static void test_resnets(void) {
     }
 }
 
+/* The table as the plugin has it (tensors in device memory): the op
+ * front-ends refuse the models' host-memory weights and activations with a
+ * message, so they never reach a kernel. */
+static void test_host_tensors_refused(void) {
+    lp_error err = {0};
+    char dir[4096];
+    lp_encoder *enc = NULL;
+    CHECK_OK(lp_encoder_load(lp_test_source_path("tests/fixtures/bert/bert-chinese-cls", dir, sizeof dir), &enc, &err),
+             &err);
+    lp_encoder_session *s = NULL;
+    if (enc) CHECK_OK(lp_encoder_session_create_on(enc, lp_cuda_backend_table(), NULL, 4, &s, &err), &err);
+    if (s) {
+        int32_t ids[3] = {101, 102, 103};
+        lp_encoder_input in = {ids, NULL, 3};
+        float logits[8];
+        lp_status st = lp_encoder_classify_ids(s, &in, 1, logits, &err);
+        CHECK_MSG(st == LP_ERR_INVALID_ARG && strstr(err.msg, "device"), "%s", err.msg);
+        printf("  encoder on the plugin's table: %s\n", err.msg);
+        lp_error_clear(&err);
+    }
+    lp_encoder_session_free(s);
+    lp_encoder_free(enc);
+
+    lp_image_classifier *c = NULL;
+    CHECK_OK(lp_image_classifier_load(lp_test_source_path("tests/fixtures/resnet/tv_basic", dir, sizeof dir), NULL, &c,
+                                      &err),
+             &err);
+    lp_image_session *is = NULL;
+    if (c) CHECK_OK(lp_image_session_create(c, lp_cuda_backend_table(), NULL, &is, &err), &err);
+    if (is) {
+        float x[3 * 32 * 32] = {0}, out[16];
+        lp_tensor tx = lp_tensor_4d(x, LP_F32, 1, 3, 32, 32);
+        lp_tensor to = lp_tensor_2d(out, LP_F32, 1, lp_image_classifier_num_classes(c));
+        lp_status st = lp_image_session_forward(is, &tx, true, &to, &err);
+        CHECK_MSG(st == LP_ERR_INVALID_ARG && strstr(err.msg, "device"), "%s", err.msg);
+        printf("  resnet on the plugin's table: %s\n", err.msg);
+        lp_error_clear(&err);
+    }
+    lp_image_session_free(is);
+    lp_image_classifier_free(c);
+}
+
 int main(void) {
     g_rng = lp_rng_seed(20261123);
     g_emu = *lp_cuda_backend_table();
@@ -202,6 +246,8 @@ int main(void) {
     test_encoders();
     printf("resnets (tests/fixtures/resnet) through the emulated CUDA backend:\n");
     test_resnets();
+    printf("host tensors on the CUDA table as the plugin has it:\n");
+    test_host_tensors_refused();
     char dir[4096];
     if (minilm_dir(dir, sizeof dir)) {
         printf("all-MiniLM-L6-v2 (%s):\n", dir);
