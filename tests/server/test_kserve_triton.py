@@ -494,3 +494,39 @@ def test_metrics_count_kserve_requests(kserve_server):
     assert 'lepton_requests_total{model="cls",endpoint="kserve_infer",status="200",reason="ok"}' in text
     assert 'lepton_requests_total{model="cls",endpoint="kserve_infer",status="400",reason="bad_request"}' in text
     assert 'lepton_batch_size_count{model="cls"}' in text
+
+
+def test_metrics_exposition_parses(kserve_server):
+    """/metrics after KServe traffic, read by the official Prometheus parser:
+    every family typed, histograms cumulative with +Inf == _count."""
+    parser = pytest.importorskip("prometheus_client.parser",
+                                 reason="prometheus-client is not installed (the official text parser)")
+    port, c = kserve_server
+    c.infer("emb", [bytes_input("text", ["one", "two"], True)])
+    st, h, body = raw(port, "GET", "/metrics")
+    assert st == 200 and h["content-type"].startswith("text/plain")
+    families = {f.name: f for f in parser.text_string_to_metric_families(body.decode())}
+    assert families["lepton_requests"].type == "counter"
+    for name in ("lepton_request_duration_seconds", "lepton_queue_duration_seconds",
+                 "lepton_compute_duration_seconds", "lepton_batch_size"):
+        fam = families[name]
+        assert fam.type == "histogram"
+        series = {}
+        for s in fam.samples:
+            key = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
+            series.setdefault(key, []).append(s)
+        assert series, name
+        for key, samples in series.items():
+            buckets = [s for s in samples if s.name.endswith("_bucket")]
+            counts = [s.value for s in buckets]
+            assert counts == sorted(counts), (name, key)
+            assert buckets[-1].labels["le"] == "+Inf"
+            total = [s.value for s in samples if s.name.endswith("_count")]
+            assert total == [counts[-1]], (name, key)
+    emb = [s for s in families["lepton_batch_size"].samples
+           if s.name == "lepton_batch_size_count" and s.labels.get("model") == "emb"]
+    assert emb and emb[0].value >= 1
+    assert families["lepton_model_state"].type == "gauge"
+    ready = {s.labels["model"]: s.value for s in families["lepton_model_state"].samples
+             if s.labels["state"] == "ready"}
+    assert ready == {"cls": 1.0, "emb": 1.0, "img": 1.0, "tv": 1.0}
