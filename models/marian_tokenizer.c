@@ -62,9 +62,10 @@ static lp_status load_vocab(lp_marian_tok *t, const char *path, lp_error *err) {
     cJSON_ArrayForEach(e, root) {
         if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > (double)(1 << 24) ||
             e->valuedouble != (double)(int64_t)e->valuedouble) {
+            lp_fail(err, LP_ERR_FORMAT, "%s: the id of \"%.40s\" is not an integer in 0 .. 2^24", path,
+                    e->string ? e->string : "");
             cJSON_Delete(root);
-            return lp_fail(err, LP_ERR_FORMAT, "%s: the id of \"%.40s\" is not an integer in 0 .. 2^24", path,
-                           e->string ? e->string : "");
+            return LP_ERR_FORMAT;
         }
         if (e->valuedouble > max_id) max_id = e->valuedouble;
         count++;
@@ -90,8 +91,9 @@ static lp_status load_vocab(lp_marian_tok *t, const char *path, lp_error *err) {
             return lp_fail(err, LP_ERR_FORMAT, "%s: id %d is given to two pieces", path, id);
         }
         if (lp_marian_tok_id(t, e->string, len) >= 0) {
+            lp_fail(err, LP_ERR_FORMAT, "%s: the piece \"%.40s\" appears twice", path, e->string);
             cJSON_Delete(root);
-            return lp_fail(err, LP_ERR_FORMAT, "%s: the piece \"%.40s\" appears twice", path, e->string);
+            return LP_ERR_FORMAT;
         }
         t->pieces[id] = malloc(len + 1);
         if (!t->pieces[id]) {
