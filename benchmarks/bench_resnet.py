@@ -13,13 +13,22 @@ input preprocessed once; optional per-op profile with --profile). ONNX Runtime
 runs with ORT_ENABLE_ALL, intra_op_num_threads=THREADS; PyTorch with
 torch.set_num_threads(THREADS), eval + no_grad. Each side gets a warm-up.
 
+Passes: the three sides run in turn, --passes times over (default 3), so each
+pass sees the same machine load; the table gives the median over passes of
+each side's median time, the minimum beside it, and the ratio of the medians.
+On a shared machine read the ratios (taken in the same passes), and record
+`uptime` with them.
+
 Usage: python3 benchmarks/bench_resnet.py [--lepton build/tools/lepton] [--threads 2]
-                                          [--iters 20] [--out benchmarks/out] [--profile]
-Writes resnet.json and resnet.md under --out and prints the table.
+                                          [--iters 20] [--passes 3] [--out benchmarks/out]
+                                          [--profile] [--baseline OLD_LEPTON]
+Writes resnet.json and resnet.md under --out and prints the table. The
+temporary model directory is removed at the end.
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -76,19 +85,7 @@ def torch_times(model, x, iters, threads):
     return median(ts)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--lepton", default=os.path.join(ROOT, "build", "tools", "lepton"))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--iters", type=int, default=20)
-    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "out"))
-    ap.add_argument("--profile", action="store_true", help="add lepton's per-op profile (batch 1)")
-    a = ap.parse_args()
-    import torchvision
-    from safetensors.torch import save_file
-    torch.manual_seed(0)
-    model = torchvision.models.resnet50().eval()
-    tmp = tempfile.mkdtemp(prefix="lp_bench_resnet_")
+def run_all(a, model, tmp, save_file):
     mdir = os.path.join(tmp, "resnet50")
     os.makedirs(mdir)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, os.path.join(mdir, "model.safetensors"))
@@ -98,23 +95,66 @@ def main():
     rows, profile = [], None
     for batch in (1, 8):
         x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224)).astype(np.float32)
-        lep, prof = lepton_times(a.lepton, mdir, batch, a.iters, a.threads, a.profile and batch == 1)
-        profile = profile or prof
-        ort_ms, ort_version = ort_times(onnx_path, x, a.iters, a.threads)
-        pt_ms = torch_times(model, x, a.iters, a.threads)
-        rows.append({"batch": batch, "threads": a.threads, "lepton_ms": lep, "onnxruntime_ms": ort_ms,
-                     "pytorch_ms": pt_ms, "lepton_gflops": GFLOP_PER_IMAGE * batch / lep * 1e3,
-                     "ratio_vs_onnxruntime": lep / ort_ms, "ratio_vs_pytorch": lep / pt_ms,
-                     "onnxruntime": ort_version, "torch": torch.__version__})
+        lep, ort_ms, pt_ms, base = [], [], [], []
+        for p in range(a.passes):
+            if a.baseline:
+                base.append(lepton_times(a.baseline, mdir, batch, a.iters, a.threads, False)[0])
+            ms, prof = lepton_times(a.lepton, mdir, batch, a.iters, a.threads, a.profile and batch == 1 and p == 0)
+            lep.append(ms)
+            profile = profile or prof
+            ms, ort_version = ort_times(onnx_path, x, a.iters, a.threads)
+            ort_ms.append(ms)
+            pt_ms.append(torch_times(model, x, a.iters, a.threads))
+        lm, om, pm = median(lep), median(ort_ms), median(pt_ms)
+        rows.append({"batch": batch, "threads": a.threads, "passes": a.passes, "lepton_ms": lm,
+                     "lepton_min_ms": min(lep), "onnxruntime_ms": om, "onnxruntime_min_ms": min(ort_ms),
+                     "pytorch_ms": pm, "pytorch_min_ms": min(pt_ms),
+                     "lepton_gflops": GFLOP_PER_IMAGE * batch / lm * 1e3,
+                     "ratio_vs_onnxruntime": lm / om, "ratio_vs_pytorch": lm / pm,
+                     "lepton_passes_ms": lep, "onnxruntime_passes_ms": ort_ms, "pytorch_passes_ms": pt_ms,
+                     "onnxruntime": ort_version, "torch": torch.__version__,
+                     "load_average": os.getloadavg()[0]})
+        if base:
+            rows[-1].update({"baseline_ms": median(base), "baseline_min_ms": min(base), "baseline_passes_ms": base,
+                             "ratio_vs_baseline": lm / median(base)})
+    return rows, profile
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lepton", default=os.path.join(ROOT, "build", "tools", "lepton"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--baseline", help="another lepton binary (an older build) timed in the same passes")
+    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "out"))
+    ap.add_argument("--profile", action="store_true", help="add lepton's per-op profile (batch 1)")
+    a = ap.parse_args()
+    import torchvision
+    from safetensors.torch import save_file
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50().eval()
+    tmp = tempfile.mkdtemp(prefix="lp_bench_resnet_")
+    try:
+        rows, profile = run_all(a, model, tmp, save_file)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "resnet.json"), "w") as f:
         json.dump({"rows": rows, "lepton_profile_batch1": profile}, f, indent=1)
-    lines = ["| batch | threads | lepton ms | ONNX Runtime ms | PyTorch ms | lepton / ORT | lepton / PyTorch "
-             "| lepton GFLOP/s |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| batch | threads | lepton ms (min) | ONNX Runtime ms (min) | PyTorch ms (min) | lepton / ORT "
+             "| lepton / PyTorch | lepton GFLOP/s | load avg |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['batch']} | {r['threads']} | {r['lepton_ms']:.1f} | {r['onnxruntime_ms']:.1f} | "
-                     f"{r['pytorch_ms']:.1f} | {r['ratio_vs_onnxruntime']:.2f} | {r['ratio_vs_pytorch']:.2f} | "
-                     f"{r['lepton_gflops']:.0f} |")
+        lines.append(f"| {r['batch']} | {r['threads']} | {r['lepton_ms']:.1f} ({r['lepton_min_ms']:.1f}) | "
+                     f"{r['onnxruntime_ms']:.1f} ({r['onnxruntime_min_ms']:.1f}) | "
+                     f"{r['pytorch_ms']:.1f} ({r['pytorch_min_ms']:.1f}) | {r['ratio_vs_onnxruntime']:.2f} | "
+                     f"{r['ratio_vs_pytorch']:.2f} | {r['lepton_gflops']:.0f} | {r['load_average']:.1f} |")
+    for r in rows:
+        if "baseline_ms" in r:
+            lines.append(f"\nbatch {r['batch']}: baseline lepton {r['baseline_ms']:.1f} ms "
+                         f"(min {r['baseline_min_ms']:.1f}); this lepton / baseline = {r['ratio_vs_baseline']:.2f}")
+    lines.append("")
+    lines.append(f"median of {a.passes} passes (min in parentheses), {a.iters} timed runs each")
     if profile:
         lines += ["", "lepton per-op profile, batch 1 (all timed runs):", "", "| op | calls | ms | GFLOP/s |",
                   "|---|---|---|---|"]

@@ -1,6 +1,7 @@
-/* The ResNet forward pass on the op interface. Five activation buffers of the
- * largest activation's size come from the arena (two ping-pong block
- * outputs, three block temporaries); the caller resets the arena after. */
+/* The ResNet forward pass on the op interface (convolutions through their
+ * plans, kernels/conv_plan.h). Five activation buffers of the largest
+ * activation's size come from the arena (two ping-pong block outputs, three
+ * block temporaries); the caller resets the arena after. */
 #include <stdio.h>
 #include <string.h>
 
@@ -48,17 +49,30 @@ static lp_status plan(const lp_resnet *m, int64_t h, int64_t w, int64_t *most, l
     return LP_OK;
 }
 
-static lp_status run_conv(lp_ctx *ctx, const lp_resnet_conv *c, const lp_tensor *x, float *buf,
+/* An activation buffer viewed as [n, c, h, w], channels-last or contiguous. */
+static lp_tensor act_view(float *buf, bool channels_last, int64_t n, int64_t c, int64_t h, int64_t w) {
+    return channels_last ? lp_tensor_4d_channels_last(buf, LP_F32, n, c, h, w) : lp_tensor_4d(buf, LP_F32, n, c, h, w);
+}
+
+/* out = act(conv(x) + residual) into buf in the asked layout. */
+static lp_status run_conv(lp_ctx *ctx, const lp_resnet_conv *c, const lp_tensor *x, float *buf, bool channels_last,
                           const lp_tensor *residual, lp_activation act, lp_tensor *out, lp_error *err) {
     int64_t h = lp_conv_out_size(x->shape[2], c->k, c->params.stride_h, c->params.pad_h, 1);
     int64_t w = lp_conv_out_size(x->shape[3], c->k, c->params.stride_w, c->params.pad_w, 1);
-    *out = lp_tensor_4d(buf, LP_F32, x->shape[0], c->cout, h, w);
-    return lp_conv2d(ctx, x, &c->weight, &c->bias, residual, &c->params, act, out, err);
+    *out = act_view(buf, channels_last, x->shape[0], c->cout, h, w);
+    return lp_conv2d_plan_run(ctx, c->plan, x, residual, act, out, err);
 }
 
+/* Activations between the stem's max pool and the global average pool are
+ * channels-last when the backend computes convolutions that way (the CPU
+ * with oneDNN: see kernels/conv_plan.h); the pools and the network's input
+ * stay NCHW, converted inside the first and last convolutions' plans. In that
+ * layout a block's last convolution adds the skip connection in place, into
+ * the skip's own buffer, which nothing reads afterwards. */
 static lp_status forward(const lp_resnet *m, lp_ctx *ctx, lp_arena *arena, const lp_tensor *x, lp_tensor *logits,
                          lp_error *err) {
     const int64_t n = x->shape[0];
+    const bool cl = lp_conv2d_plan_channels_last(ctx);
     int64_t most;
     lp_status st = plan(m, x->shape[2], x->shape[3], &most, err);
     if (st != LP_OK) return st;
@@ -69,30 +83,46 @@ static lp_status forward(const lp_resnet *m, lp_ctx *ctx, lp_arena *arena, const
     }
     float *cur = buf[0], *next = buf[1];
     lp_tensor a, b, t1, t2, id;
-    if ((st = run_conv(ctx, &m->stem, x, buf[2], NULL, LP_ACT_RELU, &t1, err)) != LP_OK) return st;
+    if ((st = run_conv(ctx, &m->stem, x, buf[2], false, NULL, LP_ACT_RELU, &t1, err)) != LP_OK) return st;
     a = lp_tensor_4d(cur, LP_F32, n, t1.shape[1], lp_pool_out_size(t1.shape[2], 3, 2, 1, false),
                      lp_pool_out_size(t1.shape[3], 3, 2, 1, false));
     if ((st = lp_maxpool2d(ctx, &t1, &STEM_POOL, &a, err)) != LP_OK) return st;
     for (int k = 0; k < m->nblocks; k++) {
         const lp_resnet_block *blk = &m->blocks[k];
+        const bool last = k == m->nblocks - 1;
+        /* in place needs a channels-last skip (not the pool's NCHW output)
+         * and a channels-last result (not the last block's, which the
+         * average pool reads as NCHW) */
+        const bool in_place = cl && !last && (blk->has_down || lp_tensor_is_channels_last(&a));
         const lp_tensor *skip = &a;
         if (blk->has_down) {
-            if ((st = run_conv(ctx, &blk->down, &a, buf[4], NULL, LP_ACT_NONE, &id, err)) != LP_OK) return st;
+            if ((st = run_conv(ctx, &blk->down, &a, in_place ? next : buf[4], cl, NULL, LP_ACT_NONE, &id, err)) !=
+                LP_OK)
+                return st;
             skip = &id;
         }
-        if ((st = run_conv(ctx, &blk->conv[0], &a, buf[2], NULL, LP_ACT_RELU, &t1, err)) != LP_OK) return st;
+        if ((st = run_conv(ctx, &blk->conv[0], &a, buf[2], cl, NULL, LP_ACT_RELU, &t1, err)) != LP_OK) return st;
         const lp_tensor *last_in = &t1;
         if (blk->nconv == 3) {
-            if ((st = run_conv(ctx, &blk->conv[1], &t1, buf[3], NULL, LP_ACT_RELU, &t2, err)) != LP_OK) return st;
+            if ((st = run_conv(ctx, &blk->conv[1], &t1, buf[3], cl, NULL, LP_ACT_RELU, &t2, err)) != LP_OK) return st;
             last_in = &t2;
         }
         /* out = relu(conv(last_in) + bias + skip): the residual add fused. */
-        if ((st = run_conv(ctx, &blk->conv[blk->nconv - 1], last_in, next, skip, LP_ACT_RELU, &b, err)) != LP_OK)
-            return st;
+        const lp_resnet_conv *lc = &blk->conv[blk->nconv - 1];
+        if (in_place) {
+            b = *skip;
+            st = lp_conv2d_plan_run(ctx, lc->plan, last_in, &b, LP_ACT_RELU, &b, err);
+        } else {
+            st = run_conv(ctx, lc, last_in, next, cl && !last, skip, LP_ACT_RELU, &b, err);
+        }
+        if (st != LP_OK) return st;
+        /* the result is in next unless it went in place into a's buffer */
+        if (b.data == next) {
+            float *tmp = cur;
+            cur = next;
+            next = tmp;
+        }
         a = b;
-        float *tmp = cur;
-        cur = next;
-        next = tmp;
     }
     lp_tensor pooled = lp_tensor_2d(buf[2], LP_F32, n, a.shape[1]);
     if ((st = lp_global_avgpool2d(ctx, &a, &pooled, err)) != LP_OK) return st;

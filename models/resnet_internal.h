@@ -2,6 +2,7 @@
 #ifndef LP_RESNET_INTERNAL_H
 #define LP_RESNET_INTERNAL_H
 
+#include "kernels/conv_plan.h"
 #include "kernels/ops.h"
 #include "models/resnet.h"
 
@@ -9,10 +10,13 @@ struct cJSON;
 
 #define LP_RESNET_MAX_STAGES 8
 
-/* A convolution with its batch norm folded in: weight and bias are owned f32. */
+/* A convolution with its batch norm folded in: weight and bias are owned f32.
+ * The plan (over weight and bias) keeps the backend's prepared forms of them
+ * (oneDNN's reordered weights and primitives on the CPU). */
 typedef struct lp_resnet_conv {
     lp_tensor weight, bias;
     lp_conv2d_params params;
+    lp_conv2d_plan *plan;
     int cin, cout, k;
 } lp_resnet_conv;
 
@@ -30,6 +34,8 @@ struct lp_resnet {
     lp_resnet_conv stem;
     lp_resnet_block *blocks;
     int nblocks;
+    lp_conv2d_plan **plans; /* every conv's plan, freed before the buffers */
+    int nplans;
     lp_tensor fc_weight, fc_bias; /* [classes, features], [classes]: owned f32 */
     int features, classes;
     char **labels;

@@ -75,6 +75,17 @@ static lp_status get_f32(loader *L, const char *name, int ndim, lp_tensor *out, 
     return LP_OK;
 }
 
+/* The conv's plan, recorded in m->plans so lp_resnet_free can free it. */
+static lp_status add_plan(lp_resnet *m, lp_resnet_conv *c, lp_error *err) {
+    lp_conv2d_plan **n = realloc(m->plans, (size_t)(m->nplans + 1) * sizeof *n);
+    if (!n) return lp_fail(err, LP_ERR_NOMEM, "out of memory loading the model");
+    m->plans = n;
+    lp_status st = lp_conv2d_plan_create(&c->weight, &c->bias, &c->params, &c->plan, err);
+    if (st != LP_OK) return st;
+    m->plans[m->nplans++] = c->plan;
+    return LP_OK;
+}
+
 /* conv weight `wname` + batch norm `bn` (prefix of .weight/.bias/.running_*)
  * -> folded conv. cin: channels coming in; stride as the architecture says. */
 static lp_status load_conv(loader *L, const char *wname, const char *bn, int cin, int stride, lp_resnet_conv *c,
@@ -113,7 +124,7 @@ static lp_status load_conv(loader *L, const char *wname, const char *bn, int cin
     c->k = (int)kh;
     c->params = (lp_conv2d_params){.stride_h = stride, .stride_w = stride, .pad_h = (int)kh / 2, .pad_w = (int)kh / 2,
                                    .dilation_h = 1, .dilation_w = 1, .groups = (int)(cin / cpg)};
-    return LP_OK;
+    return add_plan(L->m, c, err);
 }
 
 /* ---- names per layout ------------------------------------------------- */
@@ -358,6 +369,8 @@ lp_status lp_resnet_load(const char *dir, lp_resnet **out, lp_error *err) {
 
 void lp_resnet_free(lp_resnet *m) {
     if (!m) return;
+    for (int i = 0; i < m->nplans; i++) lp_conv2d_plan_free(m->plans[i]);
+    free(m->plans);
     for (size_t i = 0; i < m->nowned; i++) free(m->owned[i]);
     free(m->owned);
     free(m);
