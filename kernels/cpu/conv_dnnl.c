@@ -3,6 +3,7 @@
  * for why NHWC and the sum post-op. */
 #include "kernels/cpu/conv_dnnl.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,8 @@
 #include <stdatomic.h>
 
 /* Distinct shapes a plan remembers. A model sees one per batch size it is run
- * with; beyond this, calls build a throwaway primitive (correct, slow). */
+ * with; beyond this the least recently used idle entry is replaced (and when
+ * all are running, the call builds a throwaway primitive: correct, slow). */
 #define MAX_ENTRIES 16
 /* Distinct weight layouts kept (oneDNN asks for one per kernel family). */
 #define MAX_WEIGHTS 4
@@ -52,12 +54,15 @@ typedef struct entry {
     const dnnl_memory_desc_t *scratch_md; /* owned by pd */
     bool has_bias;
     exec_set sets[EXEC_SETS];
+    int users;         /* calls running it; under the cache's lock */
+    uint64_t last_use; /* the cache's clock at its last lookup */
 } entry;
 
 struct lp_cpu_conv_cache {
     pthread_mutex_t lock;
     entry *entries[MAX_ENTRIES];
     int nentries;
+    uint64_t clock;
     prepared_weights *weights[MAX_WEIGHTS];
     int nweights;
 };
@@ -87,7 +92,8 @@ static void memories_free(dnnl_memory_t *mem) {
 
 static void entry_free(entry *e) {
     if (!e) return;
-    for (int i = 0; i < EXEC_SETS; i++) memories_free(e->sets[i].mem);
+    for (int i = 0; i < EXEC_SETS; i++)
+        memories_free(e->sets[i].mem);
     if (e->prim) dnnl_primitive_destroy(e->prim);
     if (e->pd) dnnl_primitive_desc_destroy(e->pd);
     free(e);
@@ -95,7 +101,8 @@ static void entry_free(entry *e) {
 
 void lp_cpu_conv_cache_free(lp_cpu_conv_cache *c) {
     if (!c) return;
-    for (int i = 0; i < c->nentries; i++) entry_free(c->entries[i]);
+    for (int i = 0; i < c->nentries; i++)
+        entry_free(c->entries[i]);
     for (int i = 0; i < c->nweights; i++) {
         free(c->weights[i]->data);
         free(c->weights[i]);
@@ -202,8 +209,9 @@ static dnnl_status_t entry_build(const lp_cpu_conv_problem *pb, int nthreads, en
     dnnl_dims_t strides = {p->stride_h, p->stride_w};
     dnnl_dims_t dil = {p->dilation_h - 1, p->dilation_w - 1};
     dnnl_dims_t pad_l = {p->pad_h, p->pad_w};
-    dnnl_dims_t pad_r = {(pb->ho - 1) * p->stride_h + (kh - 1) * p->dilation_h + 1 - pb->h - p->pad_h,
-                         (pb->wo - 1) * p->stride_w + (kw - 1) * p->dilation_w + 1 - pb->w - p->pad_w};
+    dnnl_dims_t pad_r = {
+        (pb->ho - 1) * p->stride_h + (kh - 1) * p->dilation_h + 1 - pb->h - p->pad_h,
+        (pb->wo - 1) * p->stride_w + (kw - 1) * p->dilation_w + 1 - pb->w - p->pad_w};
     dnnl_convolution_desc_t cd;
     if ((st = dnnl_dilated_convolution_forward_desc_init(
              &cd, dnnl_forward_inference, dnnl_convolution_direct, &e->src_md, &wmd,
@@ -256,16 +264,35 @@ static dnnl_status_t memories_create(const entry *e, const float *bias, const vo
     return dnnl_success;
 }
 
-/* The cached entry for pb, or a new one (owned by the caller when the cache
- * is full: *owned). */
+/* Where a new entry goes: a free slot, or the least recently used idle
+ * entry (freed here); -1 when every entry is running. Under the lock. */
+static int slot_for_new(lp_cpu_conv_cache *c) {
+    if (c->nentries < MAX_ENTRIES) return c->nentries++;
+    int victim = -1;
+    for (int i = 0; i < c->nentries; i++)
+        if (!c->entries[i]->users &&
+            (victim < 0 || c->entries[i]->last_use < c->entries[victim]->last_use))
+            victim = i;
+    if (victim >= 0) {
+        entry_free(c->entries[victim]);
+        c->entries[victim] = NULL;
+    }
+    return victim;
+}
+
+/* The cached entry for pb (marked in use: release it), or a new one (owned
+ * by the caller when it could not be cached: *owned). */
 static dnnl_status_t lookup(lp_cpu_conv_cache *c, const lp_cpu_conv_problem *pb, int nthreads,
                             entry **out, bool *owned, bool *weights_owned) {
     *owned = *weights_owned = false;
     pthread_mutex_lock(&c->lock);
+    c->clock++;
     for (int i = 0; i < c->nentries; i++) {
         entry *e = c->entries[i];
         if (e->n == pb->n && e->h == pb->h && e->w == pb->w && e->act == pb->act &&
             e->accumulate == pb->accumulate && e->nthreads == nthreads) {
+            e->users++;
+            e->last_use = c->clock;
             pthread_mutex_unlock(&c->lock);
             *out = e;
             return dnnl_success;
@@ -274,7 +301,8 @@ static dnnl_status_t lookup(lp_cpu_conv_cache *c, const lp_cpu_conv_problem *pb,
     dnnl_status_t st = dnnl_out_of_memory;
     entry *e = calloc(1, sizeof *e);
     if (e && !(st = entry_build(pb, nthreads, e))) {
-        const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0);
+        const dnnl_memory_desc_t *wmd =
+            dnnl_primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0);
         st = weights_for(c, pb, wmd, &e->weights, weights_owned);
         for (int i = 0; !st && i < EXEC_SETS; i++) {
             atomic_flag_clear(&e->sets[i].busy);
@@ -287,13 +315,23 @@ static dnnl_status_t lookup(lp_cpu_conv_cache *c, const lp_cpu_conv_problem *pb,
         pthread_mutex_unlock(&c->lock);
         return st;
     }
-    if (c->nentries < MAX_ENTRIES && !*weights_owned)
-        c->entries[c->nentries++] = e;
-    else
+    int slot = *weights_owned ? -1 : slot_for_new(c);
+    if (slot >= 0) {
+        c->entries[slot] = e;
+        e->users = 1;
+        e->last_use = c->clock;
+    } else {
         *owned = true;
+    }
     pthread_mutex_unlock(&c->lock);
     *out = e;
     return dnnl_success;
+}
+
+static void release(lp_cpu_conv_cache *c, entry *e) {
+    pthread_mutex_lock(&c->lock);
+    e->users--;
+    pthread_mutex_unlock(&c->lock);
 }
 
 static dnnl_status_t execute(lp_ctx *ctx, entry *e, const lp_cpu_conv_problem *pb, const float *x,
@@ -320,8 +358,8 @@ static dnnl_status_t execute(lp_ctx *ctx, entry *e, const lp_cpu_conv_problem *p
     }
     dnnl_stream_t stream = NULL;
     if (!st) {
-        static const int ids[M_COUNT] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS,
-                                         DNNL_ARG_SCRATCHPAD};
+        static const int ids[M_COUNT] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST,
+                                         DNNL_ARG_BIAS, DNNL_ARG_SCRATCHPAD};
         dnnl_exec_arg_t args[M_COUNT];
         int nargs = 0;
         for (int i = 0; i < M_COUNT; i++)
@@ -340,9 +378,8 @@ static dnnl_status_t execute(lp_ctx *ctx, entry *e, const lp_cpu_conv_problem *p
     return st;
 }
 
-lp_status lp_cpu_conv_dnnl_run(lp_ctx *ctx, lp_cpu_conv_cache *cache,
-                               const lp_cpu_conv_problem *pb, const float *x, float *out,
-                               lp_error *err) {
+lp_status lp_cpu_conv_dnnl_run(lp_ctx *ctx, lp_cpu_conv_cache *cache, const lp_cpu_conv_problem *pb,
+                               const float *x, float *out, lp_error *err) {
     int nthreads = lp_gemm_threads(ctx);
     if (nthreads < 1) nthreads = 1;
     entry *e = NULL;
@@ -356,12 +393,15 @@ lp_status lp_cpu_conv_dnnl_run(lp_ctx *ctx, lp_cpu_conv_cache *cache,
         free(e->weights->data);
         free((void *)e->weights);
     }
-    if (owned) entry_free(e);
+    if (owned)
+        entry_free(e);
+    else
+        release(cache, e);
     if (st == dnnl_out_of_memory)
         return lp_fail(err, LP_ERR_NOMEM, "conv2d: no memory for oneDNN's scratchpad");
     if (st)
-        return lp_fail(err, LP_ERR_INTERNAL, "conv2d: oneDNN's convolution failed to run (status %d)",
-                       (int)st);
+        return lp_fail(err, LP_ERR_INTERNAL,
+                       "conv2d: oneDNN's convolution failed to run (status %d)", (int)st);
     return LP_OK;
 }
 
@@ -369,9 +409,8 @@ lp_status lp_cpu_conv_dnnl_run(lp_ctx *ctx, lp_cpu_conv_cache *cache,
 
 lp_cpu_conv_cache *lp_cpu_conv_cache_create(void) { return NULL; }
 void lp_cpu_conv_cache_free(lp_cpu_conv_cache *cache) { (void)cache; }
-lp_status lp_cpu_conv_dnnl_run(lp_ctx *ctx, lp_cpu_conv_cache *cache,
-                               const lp_cpu_conv_problem *pb, const float *x, float *out,
-                               lp_error *err) {
+lp_status lp_cpu_conv_dnnl_run(lp_ctx *ctx, lp_cpu_conv_cache *cache, const lp_cpu_conv_problem *pb,
+                               const float *x, float *out, lp_error *err) {
     (void)ctx, (void)cache, (void)pb, (void)x, (void)out, (void)err;
     return LP_ERR_UNSUPPORTED;
 }

@@ -41,8 +41,7 @@ typedef struct lp_cpu_conv_problem {
     bool accumulate;
 } lp_cpu_conv_problem;
 
-lp_status lp_cpu_conv_dnnl_run(lp_ctx *ctx, lp_cpu_conv_cache *cache,
-                               const lp_cpu_conv_problem *pb, const float *x, float *out,
-                               lp_error *err);
+lp_status lp_cpu_conv_dnnl_run(lp_ctx *ctx, lp_cpu_conv_cache *cache, const lp_cpu_conv_problem *pb,
+                               const float *x, float *out, lp_error *err);
 
 #endif

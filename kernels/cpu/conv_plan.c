@@ -79,8 +79,8 @@ lp_status lp_conv2d_plan_create(const lp_tensor *weight, const lp_tensor *bias,
                        (long long)weight->shape[0], (long long)weight->shape[1],
                        (long long)weight->shape[2], (long long)weight->shape[3], p->groups,
                        (long long)cout);
-    if (bias && ((st = lp_check_dtype(op, "bias", bias, LP_F32, err)) ||
-                 bias->ndim != 1 || bias->shape[0] != cout || !lp_tensor_is_contiguous(bias)))
+    if (bias && ((st = lp_check_dtype(op, "bias", bias, LP_F32, err)) || bias->ndim != 1 ||
+                 bias->shape[0] != cout || !lp_tensor_is_contiguous(bias)))
         return st ? st
                   : lp_fail(err, LP_ERR_SHAPE, "conv2d plan: bias must be a contiguous [%lld]",
                             (long long)cout);
@@ -129,8 +129,8 @@ static lp_status check_run(const lp_ctx *ctx, const lp_conv2d_plan *plan, const 
         (st = lp_check_ndim(op, "out", out, 4, 4, err)))
         return st;
     if ((unsigned)act >= LP_ACT_COUNT)
-        return lp_fail(err, LP_ERR_INVALID_ARG, "conv2d plan: activation %d is not an lp_activation",
-                       (int)act);
+        return lp_fail(err, LP_ERR_INVALID_ARG,
+                       "conv2d plan: activation %d is not an lp_activation", (int)act);
     const char *names[3] = {"x", "out", "residual"};
     const lp_tensor *ts[3] = {x, out, residual};
     for (int i = 0; i < 3; i++)
@@ -149,14 +149,16 @@ static lp_status check_run(const lp_ctx *ctx, const lp_conv2d_plan *plan, const 
     int64_t Ho = lp_conv_out_size(H, (int)w->shape[2], p->stride_h, p->pad_h, p->dilation_h);
     int64_t Wo = lp_conv_out_size(W, (int)w->shape[3], p->stride_w, p->pad_w, p->dilation_w);
     if (Ho < 1 || Wo < 1)
-        return lp_fail(err, LP_ERR_SHAPE, "conv2d plan: the kernel is bigger than the padded %lldx%lld input",
+        return lp_fail(err, LP_ERR_SHAPE,
+                       "conv2d plan: the kernel is bigger than the padded %lldx%lld input",
                        (long long)H, (long long)W);
     if (out->shape[0] != N || out->shape[1] != w->shape[0] || out->shape[2] != Ho ||
         out->shape[3] != Wo)
         return lp_fail(err, LP_ERR_SHAPE, "conv2d plan: out must be [%lld, %lld, %lld, %lld]",
                        (long long)N, (long long)w->shape[0], (long long)Ho, (long long)Wo);
     if (lp_gemm_op_overlaps(out, x))
-        return lp_fail(err, LP_ERR_INVALID_ARG, "conv2d plan: out overlaps x; give it its own memory");
+        return lp_fail(err, LP_ERR_INVALID_ARG,
+                       "conv2d plan: out overlaps x; give it its own memory");
     if (residual) {
         if (!lp_tensor_same_shape(residual, out))
             return lp_fail(err, LP_ERR_SHAPE, "conv2d plan: residual must have out's shape");
@@ -190,11 +192,13 @@ static void copy_rows(void *ctx, int64_t r0, int64_t r1) {
         if (c_inner)
             for (int64_t w = 0; w < W; w++)
                 for (int64_t c = 0; c < C; c++)
-                    dr[w * d->stride[3] + c * d->stride[1]] = sr[w * s->stride[3] + c * s->stride[1]];
+                    dr[w * d->stride[3] + c * d->stride[1]] =
+                        sr[w * s->stride[3] + c * s->stride[1]];
         else
             for (int64_t c = 0; c < C; c++)
                 for (int64_t w = 0; w < W; w++)
-                    dr[w * d->stride[3] + c * d->stride[1]] = sr[w * s->stride[3] + c * s->stride[1]];
+                    dr[w * d->stride[3] + c * d->stride[1]] =
+                        sr[w * s->stride[3] + c * s->stride[1]];
     }
 }
 
@@ -313,8 +317,8 @@ lp_status lp_conv2d_plan_run(lp_ctx *ctx, const lp_conv2d_plan *plan, const lp_t
     if (plan->cache && lp_conv2d_plan_channels_last(ctx)) {
         /* every output takes one multiply-add per weight of its group */
         const lp_tensor *w = &plan->weight;
-        double flops = 2.0 * (double)lp_tensor_numel(out) *
-                       (double)(w->shape[1] * w->shape[2] * w->shape[3]);
+        double flops =
+            2.0 * (double)lp_tensor_numel(out) * (double)(w->shape[1] * w->shape[2] * w->shape[3]);
         lp_op_scope scope = lp_op_enter(ctx);
         st = lp_op_leave(ctx, LP_OP_CONV2D, flops, scope,
                          run_native(ctx, plan, x, residual, act, out, err));

@@ -56,8 +56,7 @@ static const char *res_name[RES_KINDS] = {"none", "nchw", "nhwc", "in-place"};
 /* One run of plan on ctx with the given layouts, compared with want (NCHW). */
 static void check_layouts(lp_ctx *ctx, const char *ctx_name, const lp_conv2d_plan *plan,
                           const char *what, const lp_tensor *x, const lp_tensor *res,
-                          const lp_tensor *want, lp_activation act, bool x_cl, bool y_cl,
-                          int rk) {
+                          const lp_tensor *want, lp_activation act, bool x_cl, bool y_cl, int rk) {
     lp_error err = {0};
     lp_tensor xl = relayout(x, x_cl);
     lp_tensor out = relayout(want, y_cl); /* shape and layout; values overwritten */
@@ -77,8 +76,8 @@ static void check_layouts(lp_ctx *ctx, const char *ctx_name, const lp_conv2d_pla
         }
     }
     lp_status st = lp_conv2d_plan_run(ctx, plan, &xl, rp, act, &out, &err);
-    CHECK_MSG(st == LP_OK, "%s on %s x=%s out=%s res=%s: %s", what, ctx_name, x_cl ? "nhwc" : "nchw",
-              y_cl ? "nhwc" : "nchw", res_name[rk], err.msg);
+    CHECK_MSG(st == LP_OK, "%s on %s x=%s out=%s res=%s: %s", what, ctx_name,
+              x_cl ? "nhwc" : "nchw", y_cl ? "nhwc" : "nchw", res_name[rk], err.msg);
     lp_tensor got = relayout(&out, false);
     char label[400];
     snprintf(label, sizeof label, "%s on %s x=%s out=%s res=%s", what, ctx_name,
@@ -107,7 +106,8 @@ static void run_case(lp_rng *rng, const plan_case *c, bool all_layouts) {
         lp_tensor x = gemm_tensor(rng, 4, (const int64_t[]){nb, c->c, c->h, c->w}, 1.0f, 0);
         int64_t oshape[4] = {nb, c->cout, ho, wo};
         lp_tensor res = gemm_tensor(rng, 4, oshape, 1.0f, 0);
-        lp_tensor want[2] = {gemm_tensor(NULL, 4, oshape, 0, 0), gemm_tensor(NULL, 4, oshape, 0, 0)};
+        lp_tensor want[2] = {gemm_tensor(NULL, 4, oshape, 0, 0),
+                             gemm_tensor(NULL, 4, oshape, 0, 0)};
         const lp_tensor *bp = c->bias ? &b : NULL;
         CHECK_OK(lp_conv2d(&env.ref, &x, &wt, bp, NULL, &c->p, c->act, &want[0], &err), &err);
         CHECK_OK(lp_conv2d(&env.ref, &x, &wt, bp, &res, &c->p, c->act, &want[1], &err), &err);
@@ -164,7 +164,8 @@ static void test_plan_awkward(void) {
         {13, 5, 9, 127, 3, 3, params(1, 1, 1, 1, 1, 1, 1), true, LP_ACT_RELU},
         {33, 7, 9, 65, 1, 1, params(1, 1, 0, 0, 1, 1, 1), true, LP_ACT_RELU},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&rng, &cases[i], true);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(&rng, &cases[i], true);
 }
 
 /* ResNet-50's shapes at a reduced spatial size (the full size is covered by
@@ -179,7 +180,8 @@ static void test_plan_resnet50(void) {
         {256, 16, 16, 512, 1, 1, params(2, 2, 0, 0, 1, 1, 1), true, LP_ACT_NONE},
         {512, 7, 7, 2048, 1, 1, params(1, 1, 0, 0, 1, 1, 1), true, LP_ACT_RELU},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&rng, &cases[i], false);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(&rng, &cases[i], false);
 }
 
 /* Three threads run one plan at once (each with its own context), all first
@@ -197,7 +199,8 @@ static void *run_thread(void *p) {
     lp_threadpool *pool = lp_threadpool_create(1);
     lp_ctx ctx;
     a->st = lp_ctx_init(&ctx, lp_backend_cpu(), pool, &err);
-    if (a->st == LP_OK) a->st = lp_conv2d_plan_run(&ctx, a->plan, &a->x, NULL, LP_ACT_RELU, &a->out, &err);
+    if (a->st == LP_OK)
+        a->st = lp_conv2d_plan_run(&ctx, a->plan, &a->x, NULL, LP_ACT_RELU, &a->out, &err);
     lp_ctx_release(&ctx);
     lp_threadpool_destroy(pool);
     return NULL;
@@ -232,6 +235,37 @@ static void test_plan_threads(void) {
     free(wt.data), free(x.data), free(want.data);
 }
 
+/* More batch sizes than a plan keeps primitives for (16), then the first
+ * ones again: entries are replaced least recently used first, and every run
+ * still matches the oracle. */
+static void test_plan_many_shapes(void) {
+    lp_rng rng = lp_rng_seed(54);
+    lp_error err = {0};
+    lp_tensor wt = gemm_tensor(&rng, 4, (const int64_t[]){8, 4, 3, 3}, 0.3f, 0);
+    lp_tensor b = gemm_tensor(&rng, 1, (const int64_t[]){8}, 0.5f, 0);
+    lp_conv2d_params p = params(1, 1, 1, 1, 1, 1, 1);
+    lp_conv2d_plan *plan = NULL;
+    CHECK_OK(lp_conv2d_plan_create(&wt, &b, &p, &plan, &err), &err);
+    static const int64_t sizes[] = {1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12,
+                                    13, 14, 15, 16, 17, 18, 19, 20, 1, 2,  20};
+    for (size_t i = 0; plan && i < sizeof sizes / sizeof sizes[0]; i++) {
+        int64_t nb = sizes[i];
+        lp_tensor x = gemm_tensor(&rng, 4, (const int64_t[]){nb, 4, 5, 6}, 1.0f, 0);
+        lp_tensor want = gemm_tensor(NULL, 4, (const int64_t[]){nb, 8, 5, 6}, 0, 0);
+        CHECK_OK(lp_conv2d(&env.ref, &x, &wt, &b, NULL, &p, LP_ACT_RELU, &want, &err), &err);
+        lp_tensor xl = relayout(&x, true), out = relayout(&want, true);
+        gemm_fill(out.data, (size_t)lp_tensor_numel(&out), GEMM_SENTINEL);
+        CHECK_OK(lp_conv2d_plan_run(&env.fast[1], plan, &xl, NULL, LP_ACT_RELU, &out, &err), &err);
+        lp_tensor got = relayout(&out, false);
+        char what[64];
+        snprintf(what, sizeof what, "plan batch %lld (entry %zu)", (long long)nb, i);
+        lp_test_check_nmse(what, got.data, want.data, (size_t)lp_tensor_numel(&want), NMSE_TOL);
+        free(x.data), free(want.data), free(xl.data), free(out.data), free(got.data);
+    }
+    lp_conv2d_plan_free(plan);
+    free(wt.data), free(b.data);
+}
+
 static void test_plan_refusals(void) {
     lp_error err = {0};
     lp_ctx *ctx = &env.fast[1];
@@ -262,14 +296,14 @@ static void test_plan_refusals(void) {
     CHECK_OK(lp_conv2d_plan_create(&w, &b, &p, &plan, &err), &err);
     CHECK_OK(lp_conv2d_plan_run(ctx, plan, &x, NULL, LP_ACT_NONE, &y, &err), &err);
     lp_tensor x5 = lp_tensor_4d(xd, LP_F32, 1, 5, 6, 6);
-    CHECK_FAILS(lp_conv2d_plan_run(ctx, plan, &x5, NULL, LP_ACT_NONE, &y, &err), LP_ERR_SHAPE,
-                &err, "conv2d plan: x has 5 channels; the weight takes 4");
+    CHECK_FAILS(lp_conv2d_plan_run(ctx, plan, &x5, NULL, LP_ACT_NONE, &y, &err), LP_ERR_SHAPE, &err,
+                "conv2d plan: x has 5 channels; the weight takes 4");
     lp_tensor y_bad = lp_tensor_4d(yd, LP_F32, 2, 8, 4, 4);
     CHECK_FAILS(lp_conv2d_plan_run(ctx, plan, &x, NULL, LP_ACT_NONE, &y_bad, &err), LP_ERR_SHAPE,
                 &err, "conv2d plan: out must be [2, 8, 6, 6]");
     lp_tensor xt = lp_tensor_transpose(&x, 2, 3);
-    CHECK_FAILS(lp_conv2d_plan_run(ctx, plan, &xt, NULL, LP_ACT_NONE, &y, &err), LP_ERR_SHAPE,
-                &err, "conv2d plan: x must be contiguous (NCHW) or channels-last");
+    CHECK_FAILS(lp_conv2d_plan_run(ctx, plan, &xt, NULL, LP_ACT_NONE, &y, &err), LP_ERR_SHAPE, &err,
+                "conv2d plan: x must be contiguous (NCHW) or channels-last");
     lp_tensor r_shift = lp_tensor_4d(yd + 1, LP_F32, 2, 8, 6, 5);
     lp_tensor r_part = lp_tensor_4d(yd + 8, LP_F32, 2, 8, 6, 6);
     CHECK_FAILS(lp_conv2d_plan_run(ctx, plan, &x, &r_shift, LP_ACT_NONE, &y, &err), LP_ERR_SHAPE,
@@ -312,6 +346,7 @@ int main(void) {
     test_plan_awkward();
     test_plan_resnet50();
     test_plan_threads();
+    test_plan_many_shapes();
     test_plan_refusals();
     gemm_env_release(&env);
     return lp_test_finish();
