@@ -216,6 +216,11 @@ lp_status lp_kserve_classification(const float *x, int64_t rows, int64_t width, 
                                    const void *label_ctx, lp_kserve_bytes **elems, void **buf,
                                    lp_error *err);
 
+/* A float as the shortest JSON number that reads back as the same float
+ * (through a double, as JSON readers do); "null" for NaN and infinities.
+ * buf holds >= 32 bytes; returns the length. ~10x faster than "%.9g". */
+int lp_kserve_format_f32(float f, char *buf);
+
 /* {"error": message} as a string (malloc'd). */
 char *lp_kserve_error_json(const char *message);
 

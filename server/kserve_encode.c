@@ -1,5 +1,6 @@
 /* KServe v2 responses: output tensors as JSON or binary, classification
  * strings, error bodies. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,118 @@ static int64_t count_of(const lp_kserve_output *o) {
     return n;
 }
 
+/* ---- fast float printing ---- */
+
+static const double pow10_table[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* D x 10^k as a reader computes it: exact operands, one correctly rounded
+ * operation (|k| <= 22, D < 2^53), so this is what strtod gives for the text. */
+static double scaled(uint64_t d, int k) {
+    return k >= 0 ? (double)d * pow10_table[k] : (double)d / pow10_table[-k];
+}
+
+int lp_kserve_format_f32(float f, char *buf) {
+    if (f != f || f - f != 0) return snprintf(buf, 32, "null");
+    if (f == 0) return snprintf(buf, 32, "0");
+    double a = fabs((double)f);
+    /* the decimal exponent from the binary one (may be one low: harmless, the
+     * check below is by value and trailing zeros are stripped) */
+    int e2;
+    frexp(a, &e2);
+    int e10 = (int)floor((e2 - 1) * 0.30102999566398120);
+    int up = e10 + 1; /* one low when a >= 10^(e10+1) */
+    if (up >= 0 && up <= 22 && a >= pow10_table[up]) e10 = up;
+    else if (up < 0 && up >= -22 && a * pow10_table[-up] >= 1.0) e10 = up;
+    char *p = buf;
+    if (f < 0) *p++ = '-';
+    /* The shortest digit count whose value reads back as the same float (a
+     * JSON reader parses a double and narrows it, as the check does). Reading
+     * back is monotonic in the digit count: start at 7, walk to the edge. */
+    uint64_t best_d = 0;
+    int best_k = 0, best_digits = 0;
+    int digits = 7, step = 0;
+    for (;;) {
+        int k = e10 - digits + 1;
+        bool ok = false;
+        uint64_t d = 0;
+        if (k >= -22 && k <= 22) {
+            double q = k >= 0 ? a / pow10_table[k] : a * pow10_table[-k];
+            d = (uint64_t)(q + 0.5); /* 0 < q < 10^10 */
+            ok = d != 0 && (float)scaled(d, k) == (float)a;
+        }
+        if (ok) {
+            best_d = d;
+            best_k = k;
+            best_digits = digits;
+        }
+        if (step == 0) step = ok ? -1 : 1;
+        if ((step < 0 && !ok) || (step > 0 && ok)) break;
+        digits += step;
+        if (digits < 1 || digits > 9) break;
+    }
+    /* (ten digits: the exponent estimate was one low near the table's end) */
+    if (best_digits && best_d < 1000000000ull) {
+        uint64_t d = best_d;
+        int k = best_k;
+        char dig[24];
+        int n = 0;
+        char rev[24];
+        do {
+            rev[n++] = (char)('0' + d % 10);
+            d /= 10;
+        } while (d);
+        for (int i = 0; i < n; i++) dig[i] = rev[n - 1 - i];
+        dig[n] = '\0';
+        while (n > 1 && dig[n - 1] == '0') { /* 100 at 1 digit of 3 -> "1", k + 2 */
+            dig[--n] = '\0';
+            k++;
+        }
+        int x = k + n - 1; /* decimal exponent of the first digit */
+        char ex[8];
+        int ex_len = 0, ax = x < 0 ? -x : x;
+        ex[ex_len++] = 'e';
+        if (x < 0) ex[ex_len++] = '-';
+        if (ax >= 10) ex[ex_len++] = (char)('0' + ax / 10);
+        ex[ex_len++] = (char)('0' + ax % 10);
+        int sci_len = n + (n > 1) + ex_len;
+        int plain_len = x >= 0 ? (n > x + 1 ? n + 1 : x + 1) : 2 + (-x - 1) + n;
+        if (plain_len <= sci_len && x >= 0) {
+            /* digits, then zeros or a point */
+            if (n <= x + 1) {
+                memcpy(p, dig, (size_t)n);
+                p += n;
+                for (int z = 0; z < x + 1 - n; z++) *p++ = '0';
+            } else {
+                memcpy(p, dig, (size_t)x + 1);
+                p += x + 1;
+                *p++ = '.';
+                memcpy(p, dig + x + 1, (size_t)(n - x - 1));
+                p += n - x - 1;
+            }
+        } else if (plain_len <= sci_len) {
+            *p++ = '0';
+            *p++ = '.';
+            for (int z = 0; z < -x - 1; z++) *p++ = '0';
+            memcpy(p, dig, (size_t)n);
+            p += n;
+        } else {
+            *p++ = dig[0];
+            if (n > 1) {
+                *p++ = '.';
+                memcpy(p, dig + 1, (size_t)n - 1);
+                p += n - 1;
+            }
+            memcpy(p, ex, (size_t)ex_len);
+            p += ex_len;
+        }
+        *p = '\0';
+        return (int)(p - buf);
+    }
+    return snprintf(buf, 32, "%.9g", (double)f); /* reads back exactly */
+}
+
 /* One element of a numeric tensor as JSON text. */
 static int format_elem(const lp_kserve_output *o, int64_t i, char *s, size_t size) {
     const void *v = o->values;
@@ -77,8 +190,8 @@ static int format_elem(const lp_kserve_output *o, int64_t i, char *s, size_t siz
         float f = o->dtype == LP_KS_FP32   ? ((const float *)v)[i]
                   : o->dtype == LP_KS_FP16 ? lp_f16_to_f32(h)
                                            : lp_bf16_to_f32(h);
-        if (f != f || f - f != 0) return snprintf(s, size, "null"); /* JSON has no NaN/Inf */
-        return snprintf(s, size, "%.9g", (double)f);                /* reads back exactly */
+        (void)size; /* s holds 40 bytes, more than any float needs */
+        return lp_kserve_format_f32(f, s); /* NaN/Inf: null (JSON has none) */
     }
     case LP_KS_FP64: {
         double d = ((const double *)v)[i];

@@ -381,7 +381,7 @@ static void test_encode(void) {
     CHECK_OK(lp_kserve_encode_response("sent", "1", "42", &out, 1, &body, &len, &hlen, &err), &err);
     const char *want = "{\"model_name\":\"sent\",\"model_version\":\"1\",\"id\":\"42\",\"outputs\":"
                        "[{\"name\":\"logits\",\"datatype\":\"FP32\",\"shape\":[2,3],"
-                       "\"data\":[0.5,-1,2,0.100000001,0.200000003,0.300000012]}]}";
+                       "\"data\":[0.5,-1,2,0.1,0.2,0.3]}]}";
     CHECK_MSG(body && strcmp(body, want) == 0, "got %s", body);
     CHECK(hlen == -1 && len == strlen(want));
     free(body);
@@ -471,6 +471,44 @@ static void test_encode(void) {
     free(e);
 }
 
+/* Every float printed reads back exactly, never longer than %.9g; on a
+ * sweep of random bit patterns and on the awkward values. */
+static void test_format_f32(void) {
+    char buf[64], ref[64];
+    const float fixed[] = {1, -1, 0.1f, 0.5f, 100, 123456789, 1e-7f, 1.5e-45f, 3.4028235e38f,
+                           1e30f, 16777216, 0.000123f, 1e-6f, 9.99999e-7f, 1e15f, 1e16f, 2.5f};
+    /* 123456790 reads back as 123456792.f; 1e30 and the extremes are beyond the
+     * fast path's exact powers of ten and come from %.9g */
+    const char *want[] = {"1", "-1", "0.1", "0.5", "100", "123456790", "1e-7", "1.40129846e-45",
+                          "3.40282347e+38", "1.00000002e30", "16777216", "1.23e-4", "1e-6",
+                          "9.99999e-7", "1e15", "1e16", "2.5"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+        lp_kserve_format_f32(fixed[i], buf);
+        CHECK_MSG(strcmp(buf, want[i]) == 0, "%.9g printed as %s, want %s", (double)fixed[i], buf, want[i]);
+    }
+    lp_kserve_format_f32(NAN, buf);
+    CHECK(strcmp(buf, "null") == 0);
+    lp_kserve_format_f32(-INFINITY, buf);
+    CHECK(strcmp(buf, "null") == 0);
+    lp_kserve_format_f32(-0.0f, buf);
+    CHECK(strcmp(buf, "0") == 0);
+    lp_rng rng = lp_rng_seed(7);
+    int bad = 0, longer = 0;
+    for (int i = 0; i < 300000; i++) {
+        uint32_t bits = (uint32_t)lp_rng_next(&rng);
+        float f;
+        memcpy(&f, &bits, 4);
+        if (f != f || f - f != 0) continue;
+        if (i % 2) f = lp_rng_normal(&rng); /* half of them in the range models produce */
+        int n = lp_kserve_format_f32(f, buf);
+        if ((float)strtod(buf, NULL) != f || (size_t)n != strlen(buf)) bad++;
+        snprintf(ref, sizeof ref, "%.9g", (double)f);
+        if (strlen(buf) > strlen(ref)) longer++;
+    }
+    CHECK_MSG(bad == 0, "%d floats do not read back", bad);
+    CHECK_MSG(longer == 0, "%d floats printed longer than %%.9g", longer);
+}
+
 static void test_metadata_stats_routes(void) {
     lp_kserve_model_desc cls = {.name = "sent", .kind = LP_KS_MODEL_TEXT_CLASSIFY, .width = 3};
     cJSON *j = lp_kserve_model_metadata(&cls);
@@ -557,6 +595,7 @@ int main(void) {
     test_parse_errors();
     test_plan();
     test_encode();
+    test_format_f32();
     test_metadata_stats_routes();
     return lp_test_finish();
 }
