@@ -172,48 +172,51 @@ static lp_status check_run(const lp_ctx *ctx, const lp_conv2d_plan *plan, const 
 
 /* ---- layout conversions -------------------------------------------------- */
 
-typedef struct copy_job {
-    const lp_tensor *src, *dst;
-} copy_job;
+/* Tile edge of the transposes: a 32 x 32 float tile reads 32 cache lines
+ * and writes 32, all of which stay in L1 while the tile is done. */
+#define TILE 32
 
-/* dst[n, c, h, w] = src[n, c, h, w] for the rows (n, h) in [r0, r1); the inner
- * loop runs along whichever dim is dense in dst. */
-static void copy_rows(void *ctx, int64_t r0, int64_t r1) {
-    const copy_job *job = ctx;
-    const lp_tensor *s = job->src, *d = job->dst;
-    const float *sp = s->data;
-    float *dp = d->data;
-    int64_t C = d->shape[1], H = d->shape[2], W = d->shape[3];
-    bool c_inner = lp_tensor_is_channels_last(d) && C > 1;
-    for (int64_t r = r0; r < r1; r++) {
-        int64_t n = r / H, h = r % H;
-        const float *sr = sp + n * s->stride[0] + h * s->stride[2];
-        float *dr = dp + n * d->stride[0] + h * d->stride[2];
-        if (c_inner)
-            for (int64_t w = 0; w < W; w++)
-                for (int64_t c = 0; c < C; c++)
-                    dr[w * d->stride[3] + c * d->stride[1]] =
-                        sr[w * s->stride[3] + c * s->stride[1]];
-        else
-            for (int64_t c = 0; c < C; c++)
-                for (int64_t w = 0; w < W; w++)
-                    dr[w * d->stride[3] + c * d->stride[1]] =
-                        sr[w * s->stride[3] + c * s->stride[1]];
+/* Per image, dst [cols, rows] = transpose of src [rows, cols]: NCHW [C, HW]
+ * to NHWC [HW, C] and back. Work items are (image, band of TILE rows). */
+typedef struct transpose_job {
+    const float *src;
+    float *dst;
+    int64_t rows, cols, bands;
+} transpose_job;
+
+static void transpose_bands(void *ctx, int64_t t0, int64_t t1) {
+    const transpose_job *job = ctx;
+    const int64_t rows = job->rows, cols = job->cols;
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t img = t / job->bands, r0 = t % job->bands * TILE;
+        int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
+        const float *s = job->src + img * rows * cols;
+        float *d = job->dst + img * rows * cols;
+        for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
+            int64_t c1 = c0 + TILE < cols ? c0 + TILE : cols;
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t c = c0; c < c1; c++) d[c * rows + r] = s[r * cols + c];
+        }
     }
 }
 
-/* dst = src between any two strided views of one [N, C, H, W] shape. */
+/* dst = src between two views of one [N, C, H, W] shape, each contiguous or
+ * channels-last (check_run guarantees it): a copy or a per-image transpose. */
 static void copy_4d(lp_ctx *ctx, const lp_tensor *src, const lp_tensor *dst) {
     if (src->data == dst->data && same_view(src, dst)) return;
-    int64_t rows = dst->shape[0] * dst->shape[2], per_row = dst->shape[1] * dst->shape[3];
-    if (rows == 0 || per_row == 0) return;
+    int64_t n = dst->shape[0], c = dst->shape[1], hw = dst->shape[2] * dst->shape[3];
+    if (n == 0 || c == 0 || hw == 0) return;
     if ((lp_tensor_is_contiguous(src) && lp_tensor_is_contiguous(dst)) ||
         (lp_tensor_is_channels_last(src) && lp_tensor_is_channels_last(dst))) {
-        memcpy(dst->data, src->data, (size_t)(rows * per_row) * sizeof(float));
+        memcpy(dst->data, src->data, (size_t)(n * c * hw) * sizeof(float));
         return;
     }
-    copy_job job = {src, dst};
-    lp_parallel_for(ctx->pool, rows, MIN_COPY_ELEMS / per_row + 1, copy_rows, &job);
+    /* contiguous -> channels-last transposes [C, HW]; the reverse [HW, C] */
+    bool to_cl = lp_tensor_is_channels_last(dst);
+    transpose_job job = {src->data, dst->data, to_cl ? c : hw, to_cl ? hw : c, 0};
+    job.bands = (job.rows + TILE - 1) / TILE;
+    int64_t per_item = TILE * job.cols;
+    lp_parallel_for(ctx->pool, n * job.bands, MIN_COPY_ELEMS / per_item + 1, transpose_bands, &job);
 }
 
 /* A scratch tensor of t's shape in the asked layout; NULL data when out of memory. */
