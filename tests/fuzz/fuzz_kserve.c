@@ -4,7 +4,8 @@
  * tensors whose element counts match their shapes and whose BYTES elements lie
  * inside the body or the parsed JSON, or is refused with a message; a parsed
  * request is planned against each model kind and, when accepted, answered
- * with synthetic outputs (JSON and binary) and classification strings. */
+ * with synthetic outputs (JSON and binary) and classification strings. FP32
+ * inputs also check the float printer: every value reads back exactly. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,15 @@ static void check_request(const lp_kserve_infer_request *r, const uint8_t *body,
             (void)sink;
         } else if (!t->values) {
             abort();
+        } else if (t->dtype == LP_KS_FP32) {
+            /* every finite float prints as a number that reads back exactly */
+            const float *f = t->values;
+            for (int64_t k = 0; k < t->count && k < 256; k++) {
+                char buf[64];
+                int n = lp_kserve_format_f32(f[k], buf);
+                if (n <= 0 || (size_t)n != strlen(buf)) abort();
+                if (f[k] == f[k] && f[k] - f[k] == 0 && (float)strtod(buf, NULL) != f[k]) abort();
+            }
         }
     }
 }
