@@ -23,7 +23,7 @@ void lp_srv_model_config_init(lp_srv_model_config *c) {
     memset(c, 0, sizeof *c);
     snprintf(c->device, sizeof c->device, "cpu");
     c->max_batch_size = 32;
-    c->max_queue_delay_us = 2000;
+    c->max_queue_delay_us = 0; /* as Triton: under load, batches form while the workers are busy */
     c->max_queue_size = 1024;
     c->timeout_ms = 30000;
     c->workers = 1;

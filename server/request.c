@@ -263,6 +263,12 @@ static void reply(lp_srv_request *rq, int status, const char *content_type, cons
         evhttp_add_header(h, "Content-Type", content_type);
         evhttp_add_header(h, "X-Request-Id", rq->id);
         if (rq->srv->draining) evhttp_add_header(h, "Connection", "close");
+        if (rq->batch_items) { /* where the time went (W3C Server-Timing, in ms) */
+            char timing[128];
+            snprintf(timing, sizeof timing, "queue;dur=%.3f, compute;dur=%.3f, batch;desc=\"%d\"", rq->queue_ms,
+                     rq->compute_ms, rq->batch_items);
+            evhttp_add_header(h, "Server-Timing", timing);
+        }
         struct evbuffer *out = evbuffer_new();
         if (out) evbuffer_add(out, body, len);
         const char *reason = status == 200 ? "OK" : NULL;

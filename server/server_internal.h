@@ -84,7 +84,7 @@ typedef struct lp_srv_model_config {
     bool task_given;          /* false: inferred from the checkpoint at load */
     char device[16];          /* "cpu" (the only one this build serves on) */
     int max_batch_size;       /* items per batch (default 32) */
-    int64_t max_queue_delay_us; /* how long the oldest queued item may wait for company (default 2000) */
+    int64_t max_queue_delay_us; /* how long the oldest queued item may wait for company (default 0) */
     int max_queue_size;       /* items queued before 503 (default 1024) */
     int64_t timeout_ms;       /* default per-request deadline (default 30000; 0 = none) */
     int workers;              /* worker threads, each with its own session (default 1) */
