@@ -29,6 +29,7 @@ typedef struct worker {
     lp_threadpool *pool;
     lp_encoder_session *enc;
     lp_image_session *img;
+    lp_translator_session *tr;
     lp_encoder_text *texts;
     size_t texts_cap;
     lp_image_input *images;
@@ -189,6 +190,54 @@ static bool run_images(worker *w, lp_srv_job **jobs, size_t nj, lp_error *err) {
     return true;
 }
 
+/* Jobs of one translate group share their options (run_group splits by them). */
+static bool run_translate(worker *w, lp_srv_job **jobs, size_t nj, lp_error *err) {
+    lp_srv_model *m = w->q->m;
+    size_t n = 0;
+    for (size_t i = 0; i < nj; i++) n += jobs[i]->n;
+    lp_translate_text *in = malloc(n * sizeof *in);
+    lp_translation *res = calloc(n, sizeof *res);
+    if (!in || !res) {
+        free(in);
+        free(res);
+        return lp_fail(err, LP_ERR_NOMEM, "out of memory for a batch of %zu texts", n), false;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nj; i++)
+        for (size_t t = 0; t < jobs[i]->n; t++, k++) in[k] = (lp_translate_text){jobs[i]->texts[t].text, jobs[i]->texts[t].len};
+    lp_translate_options o = lp_translator_default_options(m->translator);
+    if (jobs[0]->beam > 0) o.num_beams = jobs[0]->beam;
+    if (jobs[0]->max_length > 0) {
+        o.max_length = jobs[0]->max_length;
+        o.max_new_tokens = 0;
+    }
+    bool ok = lp_translate_texts(w->tr, in, n, &o, res, err) == LP_OK;
+    free(in);
+    if (!ok) {
+        free(res);
+        return false;
+    }
+    k = 0;
+    for (size_t i = 0; i < nj; i++) {
+        lp_srv_job *j = jobs[i];
+        j->translations = calloc(j->n, sizeof *j->translations);
+        j->hit_max_length = calloc(j->n, sizeof *j->hit_max_length);
+        j->out = calloc(j->n, sizeof *j->out);
+        j->out_width = 1;
+        for (size_t t = 0; t < j->n; t++, k++) {
+            if (!j->translations || !j->hit_max_length || !j->out) continue;
+            j->translations[t] = res[k].text; /* moved */
+            res[k].text = NULL;
+            j->out[t] = res[k].score;
+            j->hit_max_length[t] = res[k].hit_max_length;
+        }
+        if (!j->translations || !j->hit_max_length || !j->out) job_fail(j, 500, "out of memory for the results");
+    }
+    lp_translations_free(res, n);
+    free(res);
+    return true;
+}
+
 static bool run_tensor(worker *w, lp_srv_job *j, lp_error *err) {
     size_t C = (size_t)lp_image_classifier_num_classes(w->q->m->image);
     j->out = malloc(j->n * C * sizeof *j->out);
@@ -213,6 +262,35 @@ static void run_group(worker *w, lp_srv_job **jobs, size_t nj) {
                 job_fail(jobs[i], 422, err.msg);
                 lp_error_clear(&err);
             }
+        return;
+    } else if (kind == LP_JOB_TRANSLATE) {
+        /* one call per distinct (beam, max_length) */
+        size_t done = 0;
+        for (size_t i = 0; i < nj; i++) {
+            if (jobs[i]->http_status) continue;
+            lp_srv_job *same[nj];
+            size_t ns = 0;
+            for (size_t t = i; t < nj; t++)
+                if (!jobs[t]->http_status && jobs[t]->beam == jobs[i]->beam && jobs[t]->max_length == jobs[i]->max_length)
+                    same[ns++] = jobs[t];
+            lp_error e = {0};
+            if (!run_translate(w, same, ns, &e)) {
+                if (ns > 1) {
+                    for (size_t t = 0; t < ns; t++) {
+                        lp_error e1 = {0};
+                        if (!run_translate(w, &same[t], 1, &e1))
+                            job_fail(same[t], e1.status == LP_ERR_NOMEM ? 500 : 422, e1.msg);
+                        else if (!same[t]->http_status) same[t]->http_status = 200;
+                    }
+                } else {
+                    job_fail(same[0], e.status == LP_ERR_NOMEM ? 500 : 422, e.msg);
+                }
+            }
+            for (size_t t = 0; t < ns; t++)
+                if (!same[t]->http_status) same[t]->http_status = 200;
+            done += ns;
+        }
+        (void)done;
         return;
     } else {
         ok = false;
@@ -322,6 +400,7 @@ static void *worker_main(void *arg) {
 static void worker_free(worker *w) {
     lp_encoder_session_free(w->enc);
     lp_image_session_free(w->img);
+    lp_translator_session_free(w->tr);
     lp_threadpool_destroy(w->pool);
     free(w->texts);
     free(w->trunc);
@@ -367,8 +446,9 @@ lp_status lp_srv_queue_start(lp_srv_model *m, lp_error *err) {
             queue_free(q);
             return lp_fail(err, LP_ERR_NOMEM, "cannot start %d compute threads", threads);
         }
-        lp_status st = m->encoder ? lp_encoder_session_create(m->encoder, w->pool, c->max_batch_size, &w->enc, err)
-                                  : lp_image_session_create(m->image, NULL, w->pool, &w->img, err);
+        lp_status st = m->encoder      ? lp_encoder_session_create(m->encoder, w->pool, c->max_batch_size, &w->enc, err)
+                       : m->translator ? lp_translator_session_create(m->translator, w->pool, c->max_batch_size, &w->tr, err)
+                                       : lp_image_session_create(m->image, NULL, w->pool, &w->img, err);
         if (st) {
             queue_free(q);
             return st;

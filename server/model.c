@@ -110,9 +110,9 @@ lp_status lp_srv_model_load(lp_srv_model *m, lp_error *err) {
                            dir);
         if (lp_image_classifier_load(dir, NULL, &m->image, err)) return err->status;
     } else {
-        return lp_fail(err, LP_ERR_UNSUPPORTED,
-                       "%s is a translation model, and this build of lepton serve has no translation "
-                       "model support yet", dir);
+        if (m->cfg.task_given && m->cfg.task != LP_TASK_TRANSLATE)
+            return lp_fail(err, LP_ERR_INVALID_ARG, "%s is a translation model: it serves translate", dir);
+        if (lp_translator_load(dir, &m->translator, err)) return err->status;
     }
     m->task = task;
     return LP_OK;
@@ -123,4 +123,6 @@ void lp_srv_model_unload(lp_srv_model *m) {
     m->encoder = NULL;
     lp_image_classifier_free(m->image);
     m->image = NULL;
+    lp_translator_free(m->translator);
+    m->translator = NULL;
 }

@@ -60,6 +60,7 @@ void lp_srv_job_free(lp_srv_job *j) {
     if (j->translations)
         for (size_t i = 0; i < j->n; i++) free(j->translations[i]);
     free(j->translations);
+    free(j->hit_max_length);
     free(j);
 }
 

@@ -74,6 +74,12 @@ static cJSON *model_json(lp_srv_model *m) {
             if (m->task == LP_TASK_EMBED) cJSON_AddNumberToObject(o, "dim", (double)lp_encoder_embedding_dim(m->encoder));
             cJSON_AddNumberToObject(o, "max_tokens", (double)lp_encoder_max_tokens(m->encoder));
         }
+        if (m->translator) {
+            cJSON_AddNumberToObject(o, "max_tokens", (double)lp_translator_max_source_tokens(m->translator));
+            lp_translate_options d = lp_translator_default_options(m->translator);
+            cJSON_AddNumberToObject(o, "beam", d.num_beams);
+            cJSON_AddNumberToObject(o, "max_length", d.max_length);
+        }
         if (m->image) {
             cJSON_AddStringToObject(o, "architecture", lp_image_classifier_describe(m->image));
             cJSON *th = cJSON_AddObjectToObject(o, "thresholds");

@@ -327,19 +327,69 @@ void lp_srv_handle_embed(lp_srv_request *rq) { text_handler(rq, LP_TASK_EMBED, L
 
 /* ---- translate ------------------------------------------------------------- */
 
+static void translate_done(lp_srv_job *job) {
+    if (job_failed(job)) return;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", job->model->name);
+    if (job->user) {
+        cJSON_AddStringToObject(o, "translation", job->translations[0]);
+        cJSON_AddNumberToObject(o, "score", job->out[0]);
+        cJSON_AddBoolToObject(o, "hit_max_length", job->hit_max_length[0]);
+    } else {
+        cJSON *t = cJSON_AddArrayToObject(o, "translations"), *sc = cJSON_AddArrayToObject(o, "scores"),
+              *h = cJSON_AddArrayToObject(o, "hit_max_length");
+        for (size_t i = 0; i < job->n; i++) {
+            cJSON_AddItemToArray(t, cJSON_CreateString(job->translations[i]));
+            cJSON_AddItemToArray(sc, cJSON_CreateNumber(job->out[i]));
+            cJSON_AddItemToArray(h, cJSON_CreateBool(job->hit_max_length[i]));
+        }
+    }
+    lp_srv_reply_json(job->rq, 200, o);
+}
+
+static bool small_int(lp_srv_request *rq, const cJSON *root, const char *key, int lo, int hi, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v) return true;
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo || v->valuedouble > hi) {
+        lp_srv_reply_error(rq, 400, "field '%s' must be a whole number in %d..%d", key, lo, hi);
+        return false;
+    }
+    *out = (int)v->valuedouble;
+    return true;
+}
+
 void lp_srv_handle_translate(lp_srv_request *rq) {
     cJSON *root = lp_srv_parse_json_body(rq);
     if (!root) return;
     text_request t;
     static const char *const extra[] = {"beam", "max_length", NULL};
     if (!read_fields(rq, root, extra, &t)) return;
+    int beam = 0, max_length = 0;
+    if (!small_int(rq, root, "beam", 1, 64, &beam) || !small_int(rq, root, "max_length", 2, 4096, &max_length)) return;
     lp_server *srv = rq->srv;
     bool any = false;
     for (size_t i = 0; i < srv->n_models; i++) any = any || srv->models[i].task == LP_TASK_TRANSLATE;
-    if (!any && !t.model) {
+    if (!any && !t.model && lp_srv_ready(srv)) {
         lp_srv_reply_error(rq, 404, "no translation model is loaded on this server (GET /v1/models lists the models)");
         return;
     }
-    lp_srv_model *m = lp_srv_pick_model(rq, t.model, LP_TASK_TRANSLATE); /* replies: unknown model or wrong task */
-    if (m) lp_srv_reply_error(rq, 501, "this build of lepton serve cannot run translation models yet");
+    lp_srv_model *m = lp_srv_pick_model(rq, t.model, LP_TASK_TRANSLATE);
+    if (!m) return;
+    bool single;
+    lp_srv_job *job = texts_job(rq, m, LP_JOB_TRANSLATE, t.inputs, false, &single);
+    if (!job) return;
+    for (size_t i = 0; i < job->n; i++) {
+        lp_error e = {0};
+        if (lp_translator_check_text(m->translator, job->texts[i].text, job->texts[i].len, &e)) {
+            if (single) lp_srv_reply_error(rq, 422, "field 'inputs': %s", e.msg);
+            else lp_srv_reply_error(rq, 422, "inputs[%zu]: %s", i, e.msg);
+            return;
+        }
+    }
+    job->beam = beam;
+    job->max_length = max_length;
+    job->timeout_ms = t.timeout_ms;
+    job->done = translate_done;
+    job->user = single ? (void *)1 : NULL;
+    lp_srv_submit(job);
 }

@@ -47,6 +47,7 @@
 #include "kernels/status.h"
 #include "models/encoder.h"
 #include "models/image_classifier.h"
+#include "models/translator.h"
 
 struct evhttp_request;
 struct event;
@@ -105,7 +106,7 @@ struct lp_srv_model {
     lp_srv_task task;                 /* valid once READY */
     lp_encoder *encoder;              /* CLASSIFY / EMBED */
     lp_image_classifier *image;       /* IMAGE */
-    void *translator;                 /* TRANSLATE (models/translator.h when it lands) */
+    lp_translator *translator;        /* TRANSLATE */
     lp_srv_queue *queue;
 };
 
@@ -149,7 +150,7 @@ struct lp_srv_job {
     int top_k;                /* LP_JOB_IMAGE (0: the model's default) */
     const float *tensor;      /* LP_JOB_IMAGE_TENSOR: n x 3 x h x w */
     int tensor_h, tensor_w;
-    int beam, max_length;     /* LP_JOB_TRANSLATE (0: model defaults) */
+    int beam, max_length;     /* LP_JOB_TRANSLATE (0: the model's generation_config defaults) */
     int64_t timeout_ms;       /* < 0: the model's default; 0: no deadline */
     lp_srv_done_fn done;
     void *user;
@@ -160,7 +161,8 @@ struct lp_srv_job {
     float *out;               /* n x out_width (logits, embeddings or probabilities) */
     bool *truncated;          /* n, text kinds */
     lp_image_result *image_results; /* n, LP_JOB_IMAGE (per-item status and top-k) */
-    char **translations;      /* n, LP_JOB_TRANSLATE */
+    char **translations;      /* n, LP_JOB_TRANSLATE (scores in out, out_width 1) */
+    bool *hit_max_length;     /* n, LP_JOB_TRANSLATE: stopped at max_length, not at eos */
     int batch_items;          /* items in the batch this job ran in */
     double queue_ms, compute_ms;
     /* ---- the server's own ---- */

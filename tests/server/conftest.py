@@ -20,6 +20,7 @@ FIXTURES = os.path.join(SRC, "tests", "fixtures")
 MEDICAL = os.path.join(SRC, "..", "shared", "data", "images", "medical")
 CLS_DIR = os.path.join(FIXTURES, "bert", "bert-chinese-cls")
 IMG_DIR = os.path.join(FIXTURES, "resnet", "hf_bottleneck")
+MT_DIR = os.path.join(FIXTURES, "marian", "zh-en-tiny")
 # Sanitizer builds are several times slower; every wait scales with this.
 SLOW = 4.0 if "asan" in LEPTON.lower() else 1.0
 
@@ -171,6 +172,7 @@ def srv(minilm):
              "max_queue_delay_us": int(1_000_000 * SLOW), "max_queue_size": 2},
             {"name": "cls_deadline", "path": CLS_DIR, "timeout_ms": 5,
              "max_queue_delay_us": int(500_000 * SLOW)},
+            {"name": "zh-en", "path": MT_DIR},
         ],
     }
     s = Server(["--config", write_config(cfg)], name="main")

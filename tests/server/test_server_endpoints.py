@@ -6,7 +6,7 @@ import math
 import os
 import uuid
 
-from conftest import CLS_DIR, IMG_DIR, MEDICAL, run_cli
+from conftest import CLS_DIR, IMG_DIR, MEDICAL, MT_DIR, Server, run_cli
 
 TEXTS = ["The weather is lovely today.", "今天天气很好。", "A man is playing a guitar on the stage.",
          "", "emoji 🙂 and numbers 12345"]
@@ -29,7 +29,8 @@ def test_models_lists_every_model(srv):
     r = srv.request("GET", "/v1/models")
     assert r.status == 200
     models = {m["name"]: m for m in r.json()["models"]}
-    assert set(models) == {"minilm", "cls", "img", "slow", "cls_deadline"}
+    assert set(models) == {"minilm", "cls", "img", "slow", "cls_deadline", "zh-en"}
+    assert models["zh-en"]["task"] == "translate"
     assert models["minilm"]["task"] == "embed" and models["minilm"]["dim"] == 384
     assert models["minilm"]["state"] == "ready"
     assert models["cls"]["task"] == "classify"
@@ -185,10 +186,30 @@ def test_diagnose_reports_labels_thresholds_and_findings(srv):
     assert doc["scores"][doc["label"]] == max(doc["scores"].values())
 
 
-def test_translate_without_a_translation_model_is_a_clear_error(srv):
-    r = srv.post("/v1/translate", {"inputs": "你好"})
-    assert r.status == 404
-    assert "translation model" in r.error()
+def test_translate_matches_cli(srv):
+    texts = ["你好世界", "今天天气很好。", "他很穷。"]
+    for beam in (1, 3):
+        want = run_cli(["translate", "--model", MT_DIR, "--beam", str(beam), "--max-length", "24"],
+                       "\n".join(texts) + "\n")
+        r = srv.post("/v1/translate", {"model": "zh-en", "inputs": texts, "beam": beam, "max_length": 24})
+        assert r.status == 200, r.body
+        doc = r.json()
+        assert doc["translations"] == [w["translation"] for w in want]
+        for got, ref in zip(doc["scores"], want):
+            assert abs(got - ref["score"]) < 1e-4
+    r = srv.post("/v1/translate", {"model": "zh-en", "inputs": texts[1], "max_length": 24})
+    assert r.status == 200, r.body
+    assert isinstance(r.json()["translation"], str) and isinstance(r.json()["hit_max_length"], bool)
+
+
+def test_translate_without_a_translation_model_is_a_clear_error():
+    s = Server(["--model", "cls=" + CLS_DIR], name="no-mt")
+    try:
+        r = s.post("/v1/translate", {"inputs": "你好"})
+        assert r.status == 404
+        assert "no translation model" in r.error()
+    finally:
+        assert s.stop() == 0, s.logtext()
 
 
 def test_request_id_honoured_or_generated(srv):

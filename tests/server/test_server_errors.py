@@ -89,8 +89,15 @@ CASES = [
      b"--zz\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nabc", 400, "malformed multipart"),
     ("multipart-no-file", "POST", "/v1/classify-image", {"Content-Type": "multipart/form-data; boundary=zz"},
      b"--zz\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nimg\r\n--zz--\r\n", 400, "no image file part"),
-    ("translate-unknown-model", "POST", "/v1/translate", J, jb({"model": "zh-en", "inputs": "你好"}), 404,
-     "no model named 'zh-en'"),
+    ("translate-unknown-model", "POST", "/v1/translate", J, jb({"model": "xx-yy", "inputs": "你好"}), 404,
+     "no model named 'xx-yy'"),
+    ("translate-wrong-task", "POST", "/v1/translate", J, jb({"model": "cls", "inputs": "你好"}), 400, "/v1/classify"),
+    ("translate-bad-beam", "POST", "/v1/translate", J, jb({"model": "zh-en", "inputs": "你好", "beam": 0}), 400,
+     "'beam'"),
+    ("translate-bad-max-length", "POST", "/v1/translate", J,
+     jb({"model": "zh-en", "inputs": "你好", "max_length": "long"}), 400, "'max_length'"),
+    ("translate-text-not-string", "POST", "/v1/translate", J, jb({"model": "zh-en", "inputs": [["a", "b"]]}), 400,
+     "inputs[0] must be a string"),
 ]
 
 
