@@ -61,13 +61,46 @@ static lp_tensor on_host(const lp_tensor *t) {
     return h;
 }
 
+/* An f32 host copy of an f16 / bf16 tensor (cuDNN computes those in f32 too);
+ * f32 tensors are used in place. *owned is what to free. */
+static lp_status as_f32(const lp_tensor *t, lp_tensor *out, float **owned, lp_error *err) {
+    *owned = NULL;
+    *out = on_host(t);
+    if (t->dtype == LP_F32) return LP_OK;
+    int64_t n = lp_tensor_numel(t);
+    float *f = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    if (!f) return lp_fail(err, LP_ERR_NOMEM, "conv2d (cuda, emulated): out of memory");
+    const uint16_t *h = t->data;
+    for (int64_t i = 0; i < n; i++) f[i] = t->dtype == LP_F16 ? lp_f16_to_f32(h[i]) : lp_bf16_to_f32(h[i]);
+    *out = lp_tensor_make(f, LP_F32, t->ndim, t->shape);
+    *owned = f;
+    return LP_OK;
+}
+
 lp_status lp_cuda_conv2d_run(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *weight,
                              const lp_tensor *bias, const lp_tensor *residual,
                              const lp_conv2d_params *params, lp_activation act, lp_tensor *out,
                              lp_error *err) {
-    lp_tensor hx = on_host(x), hw = on_host(weight), ho = on_host(out), hb, hr;
+    /* x, weight, residual and out in the storage dtype, bias f32 (as the
+     * cuDNN route); the CPU oracle runs in f32, rounded once at the end */
+    lp_tensor hx, hw, ho, hb, hr;
+    float *fx = NULL, *fw = NULL, *fr = NULL, *fo = NULL;
+    lp_status st = as_f32(x, &hx, &fx, err);
+    if (st == LP_OK) st = as_f32(weight, &hw, &fw, err);
+    if (st == LP_OK && residual) st = as_f32(residual, &hr, &fr, err);
+    if (st == LP_OK) st = as_f32(out, &ho, &fo, err); /* values unused: a buffer of the shape */
     if (bias) hb = on_host(bias);
-    if (residual) hr = on_host(residual);
-    return lp_cpu_ref_conv2d(ctx, &hx, &hw, bias ? &hb : NULL, residual ? &hr : NULL, params, act,
-                             &ho, err);
+    if (st == LP_OK)
+        st = lp_cpu_ref_conv2d(ctx, &hx, &hw, bias ? &hb : NULL, residual ? &hr : NULL, params, act,
+                               &ho, err);
+    if (st == LP_OK && fo) {
+        uint16_t *o = out->data;
+        for (int64_t i = 0, n = lp_tensor_numel(out); i < n; i++)
+            o[i] = out->dtype == LP_F16 ? lp_f32_to_f16(fo[i]) : lp_f32_to_bf16(fo[i]);
+    }
+    free(fx);
+    free(fw);
+    free(fr);
+    free(fo);
+    return st;
 }
