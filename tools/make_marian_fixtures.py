@@ -18,8 +18,9 @@ Random weights make degenerate translators (they repeat until max_length), so
 the eos logit gets a bias (final_logits_bias[eos] = 8) that lets it win at some
 steps but not at others: the outputs then end at lengths from 1 to max_length.
 
-With --full DIR it also writes the full-size random model (6+6 layers,
-d_model 512) for benchmarks (never committed).
+With --full DIR it writes only the full-size random model (6+6 layers,
+d_model 512, f32, 310 MB) for benchmarks (never committed); its weight scales
+shrink with the width so its logits spread as the shrunk model's do.
 
 Needs torch, transformers, sentencepiece. Run from the project root:
     python3 tools/make_marian_fixtures.py
@@ -56,18 +57,22 @@ def random_model(shrink, seed):
     torch.manual_seed(seed)
     m = MarianMTModel(cfg).eval()
     m.generation_config = GenerationConfig.from_pretrained(TOKDIR)
+    # Weight scales shrink with the width (the shrunk model is the reference
+    # point), so logits keep the spread that lets eos win at some steps.
+    k = (16.0 / cfg.d_model) ** 0.5
     with torch.no_grad():
         for name, p in m.named_parameters():
             if "embed_positions" in name:
                 continue
             if p.dim() == 2:
-                p.normal_(0, 0.5 if "shared" in name else 0.3)
+                p.normal_(0, (0.5 if "shared" in name else 0.3) * k)
             elif "layer_norm" in name and name.endswith("weight"):
                 p.uniform_(0.8, 1.2)
             else:
                 p.normal_(0, 0.1)
         m.final_logits_bias.normal_(0, 1.0)
-        m.final_logits_bias[0, cfg.eos_token_id] = EOS_BIAS
+        # the full-size model's logits spread a little wider: eos needs more
+        m.final_logits_bias[0, cfg.eos_token_id] = EOS_BIAS if shrink else 10.0
     return m
 
 
