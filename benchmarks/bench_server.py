@@ -5,7 +5,9 @@ concurrency level for a fixed time.
 
 Reports per level: throughput, latency p50/p90/p99, the server's overhead
 (end-to-end latency as the client sees it minus the model compute the server
-reports in its Server-Timing header; queueing counts as overhead), and the
+reports in its Server-Timing header; queueing counts as overhead), the same
+measured inside the server (its Server-Timing total minus compute: no client
+or socket time), and the
 mean batch size from /metrics (lepton_batch_size sum / count over the level).
 Standard library only. Starts its own server unless --url is given.
 
@@ -58,7 +60,7 @@ def metrics(host, port, model):
 def client(host, port, model, texts, stop_at, out, seed):
     conn = http.client.HTTPConnection(host, port, timeout=120)
     i = seed
-    lat, over, errors = [], [], 0
+    lat, over, sover, errors = [], [], [], 0
     while time.perf_counter() < stop_at:
         body = json.dumps({"model": model, "inputs": texts[i % len(texts)]})
         i += 7
@@ -78,11 +80,14 @@ def client(host, port, model, texts, stop_at, out, seed):
             continue
         timing = r.getheader("Server-Timing") or ""
         m = re.search(r"compute;dur=([0-9.]+)", timing)
+        tot = re.search(r"total;dur=([0-9.]+)", timing)
         lat.append(dt)
         if m:
             over.append(dt - float(m.group(1)))
+        if m and tot:
+            sover.append(float(tot.group(1)) - float(m.group(1)))
     conn.close()
-    out.append((lat, over, errors))
+    out.append((lat, over, errors, sover))
 
 
 def pct(v, p):
@@ -105,15 +110,51 @@ def run_level(host, port, model, texts, conc, seconds):
     lat = [x for o in out for x in o[0]]
     over = [x for o in out for x in o[1]]
     errors = sum(o[2] for o in out)
+    sover = [x for o in out for x in o[3]]
     return {
         "concurrency": conc, "requests": len(lat), "errors": errors, "seconds": round(wall, 2),
         "throughput_rps": round(len(lat) / wall, 1),
         "latency_ms_p50": round(pct(lat, 50), 3), "latency_ms_p90": round(pct(lat, 90), 3),
         "latency_ms_p99": round(pct(lat, 99), 3),
         "overhead_ms_p50": round(pct(over, 50), 3), "overhead_ms_p90": round(pct(over, 90), 3),
+        "server_overhead_ms_p50": round(pct(sover, 50), 3), "server_overhead_ms_p90": round(pct(sover, 90), 3),
         "mean_batch_size": round((s1 - s0) / (c1 - c0), 2) if c1 > c0 else None,
         "batches": int(c1 - c0),
     }
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def soak(host, port, model, texts, conc, seconds, pid):
+    """Steady load for `seconds`; RSS sampled every 5 s. Growth is measured
+    from the first sample after a 10% warm-up to the last."""
+    samples = []
+    done = threading.Event()
+
+    def sampler():
+        t0 = time.perf_counter()
+        while not done.wait(5):
+            samples.append((round(time.perf_counter() - t0, 1), rss_kib(pid)))
+
+    th = threading.Thread(target=sampler)
+    th.start()
+    r = run_level(host, port, model, texts, conc, seconds)
+    done.set()
+    th.join()
+    warm = [s for s in samples if s[0] >= seconds * 0.1] or samples
+    r["soak_seconds"] = seconds
+    r["rss_kib_first"] = warm[0][1] if warm else None
+    r["rss_kib_last"] = warm[-1][1] if warm else None
+    r["rss_kib_max"] = max(s[1] for s in samples) if samples else None
+    if warm and warm[0][1]:
+        r["rss_growth_pct"] = round(100.0 * (warm[-1][1] - warm[0][1]) / warm[0][1], 2)
+    return r
 
 
 def main():
@@ -126,6 +167,10 @@ def main():
     ap.add_argument("--max-batch-size", type=int, default=32)
     ap.add_argument("--max-queue-delay-us", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="compute threads per worker (0: cores / workers)")
+    ap.add_argument("--soak", type=float, default=0,
+                    help="then a steady-load run of this many seconds at --soak-concurrency, sampling RSS")
+    ap.add_argument("--soak-concurrency", type=int, default=8)
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
     with open(os.path.join(ROOT, "tests", "fixtures", "bert", "minilm", "sentences.txt"), encoding="utf-8") as f:
@@ -139,6 +184,8 @@ def main():
         cfg = {"models": [{"name": args.model, "path": minilm_dir(), "max_batch_size": args.max_batch_size,
                            "max_queue_delay_us": args.max_queue_delay_us, "workers": args.workers,
                            "max_queue_size": 100000}]}
+        if args.threads:
+            cfg["models"][0]["threads"] = args.threads
         cf = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
         json.dump(cfg, cf)
         cf.close()
@@ -160,6 +207,10 @@ def main():
             r = run_level(host, port, args.model, texts, conc, args.seconds)
             results.append(r)
             print(json.dumps(r), flush=True)
+        if args.soak > 0 and proc:
+            results.append(soak(host, port, args.model, texts, args.soak_concurrency, args.soak, proc.pid))
+            print(json.dumps(results[-1]), flush=True)
+            results.pop()  # printed; the ratio below is between the levels
         if len(results) >= 2 and results[0]["throughput_rps"]:
             print(f"throughput ratio c={results[-1]['concurrency']} / c={results[0]['concurrency']}: "
                   f"{results[-1]['throughput_rps'] / results[0]['throughput_rps']:.2f}x")

@@ -266,8 +266,8 @@ static void reply(lp_srv_request *rq, int status, const char *content_type, cons
         if (rq->srv->draining) evhttp_add_header(h, "Connection", "close");
         if (rq->batch_items) { /* where the time went (W3C Server-Timing, in ms) */
             char timing[128];
-            snprintf(timing, sizeof timing, "queue;dur=%.3f, compute;dur=%.3f, batch;desc=\"%d\"", rq->queue_ms,
-                     rq->compute_ms, rq->batch_items);
+            snprintf(timing, sizeof timing, "queue;dur=%.3f, compute;dur=%.3f, total;dur=%.3f, batch;desc=\"%d\"",
+                     rq->queue_ms, rq->compute_ms, (lp_srv_now_s() - rq->t_start) * 1e3, rq->batch_items);
             evhttp_add_header(h, "Server-Timing", timing);
         }
         struct evbuffer *out = evbuffer_new();
