@@ -341,7 +341,9 @@ static lp_status run(gen *g, lp_ctx *ctx, lp_arena *arena, const int32_t *const 
                     s->done = true;
                     s->nfin = 1;
                     s->fin[0].len = cur_len;
-                    s->fin[0].score = (float)s->greedy_score;
+                    /* normalised as beam search scores a finished hypothesis */
+                    s->fin[0].score =
+                        (float)(s->greedy_score / pow((double)cur_len, (double)g->o->length_penalty));
                 }
             }
         }

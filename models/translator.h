@@ -63,10 +63,10 @@ typedef struct lp_translate_options {
 
 /* One result. ids are the generated tokens after the decoder start token, the
  * final eos included when one was generated (what generate() returns minus
- * its first column and padding). score: generate()'s sequences_scores for
- * beam search (sum of log-probabilities / length^length_penalty), and the
- * sum of the log-probabilities for greedy (both over the processed,
- * renormalized distribution when generation_config asks for it).
+ * its first column and padding). score: sum of the log-probabilities of ids /
+ * (number of ids ^ length_penalty): generate()'s sequences_scores for beam
+ * search, and the same formula for greedy (over the processed distribution,
+ * renormalized when generation_config asks for it, as generate() scores it).
  * A text that was split has the pieces' ids concatenated and the sum of
  * their scores. An empty (or whitespace-only) text gives an empty text, no
  * ids and score 0 without running the model. */

@@ -11,7 +11,8 @@ weights), and records what transformers produces:
                                            model.safetensors (+ symlinks to the
                                            real source.spm, target.spm, vocab.json)
   tests/fixtures/marian/generate.jsonl     per input: source text, source ids,
-                                           greedy and beam-4 ids and scores
+                                           greedy and beam-4 ids and scores (greedy: the sum of log-probabilities;
+                                           beam: sequences_scores)
   tests/fixtures/marian/tokenizer.jsonl    MarianTokenizer: text -> ids, ids -> text
 
 Random weights make degenerate translators (they repeat until max_length), so

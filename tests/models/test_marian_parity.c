@@ -127,6 +127,9 @@ static row *read_rows(size_t *n) {
             const cJSON *o = cJSON_GetObjectItem(v[i], modes[m]);
             rows[i].ids[m] = int_array(cJSON_GetObjectItem(o, "ids"), &rows[i].nids[m]);
             rows[i].score[m] = cJSON_GetObjectItem(o, "score")->valuedouble;
+            /* the fixture's greedy score is the sum of log-probabilities;
+             * lepton normalises it by length as beam search does */
+            if (m == 0 && rows[i].nids[0]) rows[i].score[0] /= (double)rows[i].nids[0];
         }
         cJSON_Delete(v[i]);
     }
