@@ -64,6 +64,8 @@ def test_embed_single_text(srv, minilm):
     doc = r.json()
     assert doc["truncated"] is False
     assert max(abs(a - b) for a, b in zip(doc["embedding"], want)) < 1e-4
+    timing = r.headers["server-timing"]
+    assert "queue;dur=" in timing and "compute;dur=" in timing and 'batch;desc="1"' in timing
 
 
 def test_embed_semantics(srv):

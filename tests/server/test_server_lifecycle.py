@@ -87,7 +87,7 @@ def test_client_disconnect_cancels_the_queued_request(srv):
 
 
 def test_concurrent_requests_are_batched(srv):
-    # slow's batch waits for company: 8 concurrent single requests share batches
+    # slow's batch waits (1 s) for company: two concurrent single requests share one batch
     hist_before = batch_counts(srv.metrics(), "slow")
     threads, results = start_all(srv, "/v1/embed", [{"model": "slow", "inputs": f"text {i}"} for i in range(2)])
     for t in threads:
