@@ -299,9 +299,25 @@ void lp_srv_handle_sentiment(lp_srv_request *rq) { text_handler(rq, LP_TASK_CLAS
 
 /* ---- embed ------------------------------------------------------------------ */
 
+/* A float vector as raw JSON text: %.9g round-trips an f32 exactly, and one
+ * snprintf per number is several times cheaper than cJSON's double printing
+ * (which formats, parses back and may format again) on the event thread. */
 static cJSON *vector(const float *v, int64_t d) {
-    cJSON *a = cJSON_CreateArray();
-    for (int64_t i = 0; a && i < d; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
+    size_t cap = (size_t)d * 17 + 3, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    buf[n++] = '[';
+    for (int64_t i = 0; i < d; i++) {
+        float x = v[i];
+        if (x != x || x - x != 0) /* NaN/Inf are not JSON numbers: null, never a made-up value */
+            n += (size_t)snprintf(buf + n, cap - n, i ? ",null" : "null");
+        else
+            n += (size_t)snprintf(buf + n, cap - n, i ? ",%.9g" : "%.9g", (double)x);
+    }
+    buf[n++] = ']';
+    buf[n] = 0;
+    cJSON *a = cJSON_CreateRaw(buf);
+    free(buf);
     return a;
 }
 
