@@ -181,6 +181,28 @@ static size_t cp_to_byte(const char *s, size_t len, size_t cp) {
     return b;
 }
 
+/* The text of an unknown piece comes from the offsets, which point into the
+ * text before normalisation; where normalisation changed it (e + U+0301 ->
+ * U+00E9) they can cover less than the piece. Such a text is trusted only
+ * when it is unknown on its own too (every piece of it unknown or a bare
+ * U+2581), else the piece stays <unk>. */
+static bool unknown_alone(const lp_marian_tok *t, const char *s, size_t len) {
+    lp_tok_workspace *ws = lp_tok_workspace_create();
+    if (!ws) return false;
+    lp_tok_options o = lp_tok_default_options(t->spm);
+    o.add_special_tokens = false;
+    o.truncation.enabled = false;
+    o.padding.enabled = false;
+    lp_tok_encoding enc;
+    lp_error err = {0};
+    bool ok = lp_tok_encode(t->spm, ws, s, len, NULL, 0, &o, &enc, &err) == LP_OK && enc.n > 0;
+    int32_t spm_unk = lp_tok_token_to_id(t->spm, "<unk>", 5);
+    for (size_t i = 0; ok && i < enc.n; i++)
+        ok = enc.ids[i] == spm_unk || (enc.token_lens[i] == 3 && !memcmp(enc.tokens[i], "\xe2\x96\x81", 3));
+    lp_tok_workspace_destroy(ws);
+    return ok;
+}
+
 static lp_status piece_ids(const lp_marian_tok *t, lp_tok_workspace *ws, const char *s, size_t len, idvec *out,
                            lp_error *err) {
     /* >>xx<< at the start: its own token */
@@ -216,6 +238,7 @@ static lp_status piece_ids(const lp_marian_tok *t, lp_tok_workspace *ws, const c
             pl = e - b;
         }
         int32_t id = lp_marian_tok_id(t, p, pl);
+        if (id >= 0 && enc.ids[i] == spm_unk && unk && !unknown_alone(t, p, pl)) id = -1;
         if (!push(out, id >= 0 ? id : t->unk_id)) return lp_fail(err, LP_ERR_NOMEM, "out of memory");
     }
     return LP_OK;
