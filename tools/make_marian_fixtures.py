@@ -172,14 +172,86 @@ def write_jsonl(path, rows):
     os.replace(path + ".tmp", path)
 
 
+def make_en_zh(en, zh):
+    """The en->zh direction: SentencePiece unigram models trained here on the English
+    (source) and Chinese (target) sides of the Tatoeba pairs, a shared vocab.json laid
+    out as opus-mt's (</s> 0, <unk> 1, the pieces, <pad> last), and a shrunk random
+    model whose config is opus-mt-zh-en's with that vocabulary."""
+    import sentencepiece as spm
+    d = os.path.join(OUT, "en-zh-tiny")
+    os.makedirs(d, exist_ok=True)
+    import tempfile
+    work = tempfile.mkdtemp(prefix="spm-train-")
+    for name, side, size, cov in (("source", en, 800, 1.0), ("target", zh, 2000, 0.995)):
+        txt = os.path.join(work, name + ".txt")
+        with open(txt, "w", encoding="utf-8") as f:
+            f.write("".join(t + "\n" for t in side))
+        spm.SentencePieceTrainer.train(input=txt, model_prefix=os.path.join(work, name), vocab_size=size,
+                                       model_type="unigram", character_coverage=cov, num_threads=1,
+                                       seed_sentencepiece_size=100000, minloglevel=2)
+        shutil.copy(os.path.join(work, name + ".model"), os.path.join(d, name + ".spm"))
+    shutil.rmtree(work)
+    vocab = {"</s>": 0, "<unk>": 1}
+    for name in ("source", "target"):
+        sp = spm.SentencePieceProcessor(model_file=os.path.join(d, name + ".spm"))
+        for i in range(sp.get_piece_size()):
+            p = sp.id_to_piece(i)
+            if not (sp.is_control(i) or sp.is_unknown(i)) and p not in vocab:
+                vocab[p] = len(vocab)
+    vocab["<pad>"] = len(vocab)
+    V = len(vocab)
+    with open(os.path.join(d, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump(vocab, f, ensure_ascii=False, indent=1)
+    cfg = MarianConfig.from_pretrained(TOKDIR)
+    cfg.update(dict(d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+                    decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, vocab_size=V,
+                    decoder_vocab_size=V, pad_token_id=V - 1, decoder_start_token_id=V - 1))
+    gen = GenerationConfig.from_pretrained(TOKDIR)
+    gen.update(pad_token_id=V - 1, decoder_start_token_id=V - 1, bad_words_ids=[[V - 1]])
+    torch.manual_seed(3)
+    m = MarianMTModel(cfg).eval()
+    m.generation_config = gen
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if "embed_positions" in name:
+                continue
+            if p.dim() == 2:
+                p.normal_(0, 0.5 if "shared" in name else 0.3)
+            elif "layer_norm" in name and name.endswith("weight"):
+                p.uniform_(0.8, 1.2)
+            else:
+                p.normal_(0, 0.1)
+        m.final_logits_bias.normal_(0, 1.0)
+        m.final_logits_bias[0, 0] = 11.0  # tuned by hand: outputs end at lengths from 1 to max_length
+    m.half().save_pretrained(d, safe_serialization=True)
+    gen.save_pretrained(d)
+    tok = MarianTokenizer(os.path.join(d, "source.spm"), os.path.join(d, "target.spm"), os.path.join(d, "vocab.json"),
+                          source_lang="eng", target_lang="zho")
+    cases, dec = tokenizer_cases(tok, [], en[::3])  # every third: the committed fixtures stay small
+    write_jsonl(os.path.join(OUT, "tokenizer-en-zh.jsonl"), [dict(kind="encode", **c) for c in cases] +
+                [dict(kind="decode", **x) for x in dec])
+    m = MarianMTModel.from_pretrained(d, dtype=torch.float32).eval()
+    texts = en[::23][:112] + zh[::97][:16] + ["", "Hi", "OK."]
+    rows = run_generate(m, tok, texts, 16)
+    write_jsonl(os.path.join(OUT, "generate-en-zh.jsonl"), rows)
+    glens = [len(r["greedy"]["ids"]) for r in rows]
+    blens = [len(r["beam4"]["ids"]) for r in rows]
+    print(f"en-zh: vocabulary {V}; {len(rows)} inputs; greedy lengths {sorted(set(glens))}; beam lengths "
+          f"{sorted(set(blens))}", file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", help="also write the full-size random model here")
     ap.add_argument("--skip-generate", action="store_true")
+    ap.add_argument("--en-zh", action="store_true", help="only the en->zh model and fixtures")
     args = ap.parse_args()
     tok = tokenizer()
     en, zh = read_pairs()
     os.makedirs(OUT, exist_ok=True)
+    if args.en_zh:
+        make_en_zh(en, zh)
+        return
     if args.full:
         m = random_model(False, 1)
         save_model(m, args.full, torch.float32)
