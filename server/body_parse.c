@@ -99,9 +99,9 @@ static void disposition_param(const char *h, size_t hn, const char *key, char *o
                 v++;
                 const char *q = memchr(v, '"', (size_t)(e - v));
                 n = q ? (size_t)(q - v) : (size_t)(e - v);
-            } else {
-                n = strcspn(v, ";");
-                if (n > (size_t)(e - v)) n = (size_t)(e - v);
+            } else { /* the header is not NUL-terminated: a bounded scan */
+                const char *semi = memchr(v, ';', (size_t)(e - v));
+                n = semi ? (size_t)(semi - v) : (size_t)(e - v);
             }
             if (n >= out_size) n = out_size - 1;
             memcpy(out, v, n);

@@ -78,6 +78,25 @@ static void test_multipart(void) {
     }
 }
 
+/* Found by fuzzing: an unquoted parameter at the end of a header line was
+ * scanned with strcspn past the header (and past the body when it was not
+ * NUL-terminated). Parsed from an exact-size copy so Asan sees any overread. */
+static void test_multipart_unquoted_param_at_end(void) {
+    const char text[] = "--XY\r\nContent-Disposition: form-data; name=\"image\"; filename=ja\"\r\n"
+                        "Content-Type: image/png\r\n\r\nabc\r\n--XY--\r\n";
+    size_t len = sizeof text - 1;
+    unsigned char *copy = malloc(len);
+    memcpy(copy, text, len);
+    lp_srv_part *parts;
+    size_t n;
+    char why[200];
+    bool r = lp_srv_multipart_parse(copy, len, "XY", &parts, &n, why, sizeof why);
+    CHECK_MSG(r && n == 1 && parts[0].filename && !strcmp(parts[0].filename, "ja\"") && parts[0].len == 3, "%s",
+              r ? "" : why);
+    if (r) free(parts);
+    free(copy);
+}
+
 static void test_names_and_utf8(void) {
     CHECK(lp_srv_model_name_ok("minilm"));
     CHECK(lp_srv_model_name_ok("opus-mt_zh.en-2"));
@@ -150,6 +169,7 @@ static void test_config(void) {
 int main(void) {
     test_base64();
     test_multipart();
+    test_multipart_unquoted_param_at_end();
     test_names_and_utf8();
     test_config();
     return lp_test_finish();
