@@ -16,7 +16,7 @@ token ids already made, padded to the batch's longest sequence as users run them
 PyTorch runs with OMP_WAIT_POLICY=passive and torch.set_num_threads(THREADS).
 
 Usage: python3 benchmarks/bench_encoder.py [--lepton build/tools/lepton] [--threads 2]
-           [--forward build/benchmarks/bench_encoder_forward] [--iters N] [--out benchmarks/results]
+           [--forward build/benchmarks/bench_encoder_forward] [--iters N] [--out benchmarks/out]
 Writes encoder.json and encoder.md under --out and prints the table.
 """
 import argparse
@@ -214,7 +214,7 @@ def main():
     ap.add_argument("--forward", default=os.path.join(ROOT, "build", "benchmarks", "bench_encoder_forward"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=10)
-    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "out"))
     ap.add_argument("--models", default="minilm,bert-base")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
