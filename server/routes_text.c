@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "server/kserve.h"
 #include "server/routes.h"
 #include "server/server_priv.h"
 
@@ -299,20 +300,18 @@ void lp_srv_handle_sentiment(lp_srv_request *rq) { text_handler(rq, LP_TASK_CLAS
 
 /* ---- embed ------------------------------------------------------------------ */
 
-/* A float vector as raw JSON text: %.9g round-trips an f32 exactly, and one
- * snprintf per number is several times cheaper than cJSON's double printing
- * (which formats, parses back and may format again) on the event thread. */
+/* A float vector as raw JSON text, each number the shortest that reads back
+ * as the same f32 (NaN/Inf as null: never a made-up value). Much cheaper on
+ * the event thread than cJSON's double printing (format, parse back, maybe
+ * format again). */
 static cJSON *vector(const float *v, int64_t d) {
-    size_t cap = (size_t)d * 17 + 3, n = 0;
+    size_t cap = (size_t)d * 33 + 3, n = 0;
     char *buf = malloc(cap);
     if (!buf) return NULL;
     buf[n++] = '[';
     for (int64_t i = 0; i < d; i++) {
-        float x = v[i];
-        if (x != x || x - x != 0) /* NaN/Inf are not JSON numbers: null, never a made-up value */
-            n += (size_t)snprintf(buf + n, cap - n, i ? ",null" : "null");
-        else
-            n += (size_t)snprintf(buf + n, cap - n, i ? ",%.9g" : "%.9g", (double)x);
+        if (i) buf[n++] = ',';
+        n += (size_t)lp_kserve_format_f32(v[i], buf + n);
     }
     buf[n++] = ']';
     buf[n] = 0;
