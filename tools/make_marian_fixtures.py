@@ -240,15 +240,48 @@ def make_en_zh(en, zh):
           f"{sorted(set(blens))}", file=sys.stderr)
 
 
+OPTION_SETS = [dict(num_beams=4, early_stopping=True, length_penalty=0.6, max_length=MAX_LENGTH),
+               dict(num_beams=3, early_stopping=False, length_penalty=2.0, max_length=MAX_LENGTH),
+               dict(num_beams=5, early_stopping=True, length_penalty=1.0, max_length=21),
+               dict(num_beams=2, early_stopping=False, length_penalty=-0.5, max_length=30)]
+
+
+def make_option_fixtures(en, zh):
+    """Beam search with other options (early_stopping, length_penalty, max_length)
+    on the zh-en model: generate-options.jsonl, one row per input and option set."""
+    tok = tokenizer()
+    m = MarianMTModel.from_pretrained(os.path.join(OUT, "zh-en-tiny"), dtype=torch.float32).eval()
+    texts = inputs(tok, en, zh)[::4][:56]
+    rows = []
+    for opts in OPTION_SETS:
+        for b in range(0, len(texts), 16):
+            chunk = texts[b:b + 16]
+            enc = tok(chunk, return_tensors="pt", padding=True)
+            with torch.no_grad():
+                g = m.generate(**enc, output_scores=True, return_dict_in_generate=True, **opts)
+            for i, text in enumerate(chunk):
+                ids = g.sequences[i, 1:].tolist()
+                while ids and ids[-1] == m.config.pad_token_id:
+                    ids.pop()
+                src = enc.input_ids[i][enc.attention_mask[i].bool()].tolist()
+                rows.append(dict(text=text, src=src, opts=opts, ids=ids, score=float(g.sequences_scores[i])))
+        print("options:", opts, file=sys.stderr)
+    write_jsonl(os.path.join(OUT, "generate-options.jsonl"), rows)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", help="also write the full-size random model here")
     ap.add_argument("--skip-generate", action="store_true")
     ap.add_argument("--en-zh", action="store_true", help="only the en->zh model and fixtures")
+    ap.add_argument("--options", action="store_true", help="only generate-options.jsonl (other beam options)")
     args = ap.parse_args()
     tok = tokenizer()
     en, zh = read_pairs()
     os.makedirs(OUT, exist_ok=True)
+    if args.options:
+        make_option_fixtures(en, zh)
+        return
     if args.en_zh:
         make_en_zh(en, zh)
         return

@@ -7,6 +7,8 @@
  *   and English, 1 .. 196 source tokens) run together in batches of 16, and
  *   scores within 1e-4 (absolute); the same from text;
  * - two sessions on two threads give the same results as one.
+ * - beam search with early_stopping, length_penalty 0.6 / 2 / -0.5, max_length 21 / 30,
+ *   2 .. 5 beams: 224 more rows, ids identical.
  * The same for the en->zh direction (tests/fixtures/marian/en-zh-tiny: SentencePiece
  * models trained on the Tatoeba pairs, a 2762-piece shared vocabulary): 131 inputs. */
 #include <cjson/cJSON.h>
@@ -271,6 +273,73 @@ static void test_threads(const lp_translator *tr, const row *rows, size_t n) {
     }
 }
 
+/* Beam search with other options: early_stopping, length_penalty (0.6, 2, -0.5),
+ * max_length (21, 30), 2 .. 5 beams (generate-options.jsonl). Each option set runs
+ * as one batch. */
+static void test_options(lp_translator_session *s) {
+    size_t n;
+    cJSON **v = read_jsonl("tests/fixtures/marian/generate-options.jsonl", &n);
+    size_t ok_ids = 0, ok = 0, sets = 0;
+    double worst = 0;
+    for (size_t start = 0; start < n;) {
+        const cJSON *o = cJSON_GetObjectItem(v[start], "opts");
+        char *key = cJSON_PrintUnformatted(o);
+        size_t end = start;
+        while (end < n) {
+            char *k2 = cJSON_PrintUnformatted(cJSON_GetObjectItem(v[end], "opts"));
+            bool same = !strcmp(key, k2);
+            free(k2);
+            if (!same) break;
+            end++;
+        }
+        size_t m = end - start;
+        lp_translate_ids_input *in = calloc(m, sizeof *in);
+        int32_t **src = calloc(m, sizeof *src);
+        for (size_t i = 0; i < m; i++) {
+            src[i] = int_array(cJSON_GetObjectItem(v[start + i], "src"), &in[i].len);
+            in[i].ids = src[i];
+        }
+        lp_translate_options opt = {
+            .num_beams = (int)cJSON_GetObjectItem(o, "num_beams")->valuedouble,
+            .max_length = (int)cJSON_GetObjectItem(o, "max_length")->valuedouble,
+            .length_penalty = (float)cJSON_GetObjectItem(o, "length_penalty")->valuedouble,
+            .early_stopping = cJSON_IsTrue(cJSON_GetObjectItem(o, "early_stopping"))};
+        lp_translation *res = calloc(m, sizeof *res);
+        lp_error err = {0};
+        CHECK_OK(lp_translate_ids(s, in, m, &opt, res, &err), &err);
+        for (size_t i = 0; i < m; i++) {
+            size_t nref;
+            int32_t *ref = int_array(cJSON_GetObjectItem(v[start + i], "ids"), &nref);
+            double score = cJSON_GetObjectItem(v[start + i], "score")->valuedouble;
+            bool same = same_ids(res[i].ids, res[i].n_ids, ref, nref);
+            /* a negative length_penalty multiplies sums of log-probabilities
+             * into the hundreds, where f32 spacing is 3e-5 .. 6e-5: there the
+             * tolerance is 1e-6 relative */
+            double d = fabs((double)res[i].score - score), tol = fmax(SCORE_TOL, 1e-6 * fabs(score));
+            ok_ids += same;
+            ok += same && d <= tol;
+            if (same && d > worst) worst = d;
+            CHECK_MSG(same && d <= tol, "options %s, input %zu: %zu ids (want %zu), score %.6f (want %.6f)", key,
+                      i, res[i].n_ids, nref, (double)res[i].score, score);
+            free(ref);
+        }
+        lp_translations_free(res, m);
+        free(res);
+        for (size_t i = 0; i < m; i++) free(src[i]);
+        free(src);
+        free(in);
+        free(key);
+        sets++;
+        start = end;
+    }
+    for (size_t i = 0; i < n; i++) cJSON_Delete(v[i]);
+    free(v);
+    printf("options (%zu sets): %zu/%zu ids identical, %zu with score within %g or 1e-6 relative (largest "
+           "difference %.2e)\n",
+           sets, ok_ids, n, ok, SCORE_TOL, worst);
+    CHECK(sets == 4 && n >= 200 && ok == n);
+}
+
 static void run_direction(const char *model, const char *tok_file, size_t min_encodes, const char *gen_file,
                           size_t min_inputs, size_t min_src) {
     char dir[4096];
@@ -288,6 +357,7 @@ static void run_direction(const char *model, const char *tok_file, size_t min_en
     test_generate(s, rows, n, min_inputs, min_src);
     test_text(s, rows, n);
     test_threads(tr, rows, n);
+    if (strstr(model, "zh-en")) test_options(s);
     lp_translator_session_free(s);
     free_rows(rows, n);
     lp_translator_free(tr);
