@@ -154,7 +154,9 @@ def run_peer(name, lepton, out, quick):
     secs = time.time() - t0
     with open(os.path.join(peer_out, f"{name}.log"), "w") as f:
         f.write(r.stdout + "\n--- stderr ---\n" + r.stderr)
-    note = f"`{' '.join(os.path.relpath(c, ROOT) if os.path.isabs(c) and c.startswith(ROOT) else c for c in cmd)}`" \
+    shown = ["python3" if c == sys.executable else os.path.relpath(c, ROOT) if os.path.isabs(c) and c.startswith(ROOT)
+             else c for c in cmd]
+    note = f"`{' '.join(shown)}`" \
            f" — {secs:.0f} s, load average {load_str(before)} before, {load_str()} after"
     if r.returncode != 0:
         tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-5:])
