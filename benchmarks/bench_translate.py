@@ -14,8 +14,11 @@ Each engine runs in its own process (peak memory = that process's max RSS, the m
 included) on the first --n Chinese sentences of the Tatoeba pairs, sorted by nothing.
 Target tokens per second counts the generated tokens (eos excluded) of that engine's own
 outputs. The ids of lepton and transformers are compared (same algorithm: they must be
-identical); CTranslate2's beam search differs in detail (no logit renormalisation), so its
-agreement is only reported. CTranslate2 (PyPI ctranslate2) converts the model with its
+identical); CTranslate2's decoding differs in detail, so its agreement is only reported:
+it does not force eos at max_length (generation_config's forced_eos_token_id), does not
+renormalise the logits after bad_words_ids, and does not let eos be the first token (on
+this random model, whose outputs often end at step 1 or run to max_length, that changes
+nearly every output; the work per generated token is the same). CTranslate2 (PyPI ctranslate2) converts the model with its
 TransformersConverter (fp32, no quantization) into DIR-ct2 once. Every process gets
 OMP_WAIT_POLICY=passive; lepton --threads, CTranslate2 intra_threads and
 torch.set_num_threads are all --threads. The machine's load average is recorded: on a
@@ -191,6 +194,9 @@ def main():
         ct = next(r for r in table if r["engine"] == "ctranslate2")
         lines.append("")
         lines.append(f"lepton / CTranslate2 tokens/s: {lp['tokens_per_s'] / ct['tokens_per_s']:.2f}")
+        lines.append("")
+        lines.append("CTranslate2 forces no eos at max_length and never ends at step 1, so its outputs differ "
+                     "from generate()'s (see the script's docstring); each engine's tokens/s counts its own outputs.")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(args.out, "translate.md"), "w") as f:
         f.write(text)
