@@ -9,6 +9,10 @@ typedef struct lp_command {
     int (*run)(int argc, char **argv);
 } lp_command;
 
+/* Runs lepton again, once, with a short OpenMP spin unless the user set one
+ * (openmp_spin.c says why); returns only when it does not re-run. */
+void lp_cli_shorten_openmp_spin(char **argv);
+
 int lp_cmd_info(int argc, char **argv);
 int lp_cmd_classify_image(int argc, char **argv);
 int lp_cmd_tokenize(int argc, char **argv);

@@ -39,7 +39,10 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], COMMANDS[i].name)) {
+            lp_cli_shorten_openmp_spin(argv);
+            return COMMANDS[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "lepton: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
