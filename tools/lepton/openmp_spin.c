@@ -5,7 +5,7 @@
  * other processes, a CI machine, two server workers), the spinning thread
  * holds the core its descheduled team-mate needs, and every GEMM stalls:
  * `lepton embed --threads 2` on 50 sentences took 21.6 s at load 7 on the
- * 2-core machine, against 0.82 s with a 20,000 spin (benchmarks/README.md).
+ * 2-core machine, against 0.82 s with a 20,000 spin (measured 2026-11-23).
  * libgomp reads GOMP_SPINCOUNT once, when it loads, before main; so lepton
  * sets a short spin and runs itself again, once, unless the user has chosen
  * (OMP_WAIT_POLICY or GOMP_SPINCOUNT set). */
