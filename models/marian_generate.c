@@ -138,20 +138,15 @@ static int row_topk(const float *x, int64_t V, int k, float *val, int32_t *idx) 
     return n;
 }
 
-static void sort_cands(cand *c, int n) {
-    for (int i = 1; i < n; i++) {
-        cand v = c[i];
-        int j = i;
-        /* torch.topk: descending; equal scores keep the flat index order. */
-        while (j > 0 && (c[j - 1].score < v.score ||
-                         (c[j - 1].score == v.score &&
-                          (c[j - 1].beam > v.beam || (c[j - 1].beam == v.beam && c[j - 1].tok > v.tok))))) {
-            c[j] = c[j - 1];
-            j--;
-        }
-        c[j] = v;
-    }
+/* torch.topk: descending; equal scores keep the flat index (beam, token) order. */
+static int cand_cmp(const void *pa, const void *pb) {
+    const cand *a = pa, *b = pb;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    if (a->beam != b->beam) return a->beam < b->beam ? -1 : 1;
+    return (a->tok > b->tok) - (a->tok < b->tok);
 }
+
+static void sort_cands(cand *c, int n) { qsort(c, (size_t)n, sizeof *c, cand_cmp); }
 
 static lp_status add_finished(sentence *s, int K, const int32_t *ids, int len, float score, lp_error *err) {
     if (s->nfin == K && !(score > s->fin[K - 1].score)) return LP_OK;
