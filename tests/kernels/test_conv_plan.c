@@ -9,9 +9,12 @@
  * and ResNet-50's shapes. Also: the scratch is rewound, a plan serves two
  * threads at once, and the refusals.
  *
+ * On the "cpu" backend the 3x3 stride-1 cases without a residual run oneDNN's
+ * Winograd kernel (kernels/cpu/conv_dnnl.c), the others its direct kernels.
+ *
  * Tolerance: NMSE <= 1e-10, as tests/kernels/test_conv.c (f32 sums in another
- * order; oneDNN's GELU/tanh are polynomial approximations within ~1e-7
- * relative, far inside it). */
+ * order, Winograd's F(2x2, 3x3) transforms; oneDNN's GELU/tanh are polynomial
+ * approximations within ~1e-7 relative, far inside it). */
 #include <pthread.h>
 
 #include "kernels/conv_plan.h"
