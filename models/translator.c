@@ -65,12 +65,18 @@ int64_t lp_translator_max_source_tokens(const lp_translator *tr) { return tr->mo
 
 lp_status lp_translator_session_create(const lp_translator *tr, lp_threadpool *pool, int max_batch,
                                        lp_translator_session **out, lp_error *err) {
+    return lp_translator_session_create_on(tr, lp_backend_cpu(), pool, max_batch, out, err);
+}
+
+lp_status lp_translator_session_create_on(const lp_translator *tr, const lp_backend *backend,
+                                          lp_threadpool *pool, int max_batch, lp_translator_session **out,
+                                          lp_error *err) {
     *out = NULL;
     lp_translator_session *s = calloc(1, sizeof *s);
     if (!s) return lp_fail(err, LP_ERR_NOMEM, "out of memory creating a translator session");
     s->tr = tr;
     s->max_batch = max_batch > 0 ? max_batch : 16;
-    lp_status st = lp_ctx_init(&s->ctx, lp_backend_cpu(), pool, err);
+    lp_status st = lp_ctx_init(&s->ctx, backend, pool, err);
     if (st) {
         free(s);
         return st;

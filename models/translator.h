@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/backend.h"
 #include "kernels/status.h"
 #include "kernels/threadpool.h"
 
@@ -98,6 +99,11 @@ int64_t lp_translator_max_source_tokens(const lp_translator *tr);
  * (<= 0: 16); larger requests are run in several passes. */
 lp_status lp_translator_session_create(const lp_translator *tr, lp_threadpool *pool, int max_batch,
                                        lp_translator_session **out, lp_error *err);
+/* The same on a given backend (lp_backend_cpu(), lp_backend_cpu_ref(), or
+ * what lp_backend_get chose); the weights stay in host memory. */
+lp_status lp_translator_session_create_on(const lp_translator *tr, const lp_backend *backend,
+                                          lp_threadpool *pool, int max_batch, lp_translator_session **out,
+                                          lp_error *err);
 void lp_translator_session_free(lp_translator_session *s);
 
 /* Checks one text without translating it (the server calls it when a request

@@ -1,5 +1,5 @@
 """`--device cpu|cuda[:N]` on every command that runs a model (classify, embed,
-classify-image), on a machine without a usable GPU: `--device cuda` must give
+classify-image, translate), on a machine without a usable GPU: `--device cuda` must give
 exactly the output of `--device cpu`, exit 0, and print exactly one line on stderr
 that names the option and says the CPU is used and why. Three ways to lack a GPU:
 the plugin absent (LP_CUDA_PLUGIN names a missing file), the plugin present but no
@@ -25,6 +25,8 @@ COMMANDS = {
     "classify-image": (["classify-image", "--model", os.path.join(FIX, "resnet", "tv_bottleneck"),
                         "--top-k", "3", os.path.join(FIX, "images", "rgb8.png"),
                         os.path.join(FIX, "images", "gray8.png")], ""),
+    "translate": (["translate", "--model", os.path.join(FIX, "marian", "zh-en-tiny"), "--beam", "2",
+                   "--max-length", "12"], TEXTS),
 }
 
 

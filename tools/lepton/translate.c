@@ -1,5 +1,5 @@
 /* `lepton translate --model DIR [--beam N] [--max-length N] [--max-new-tokens N]
- *  [--length-penalty X] [--early-stopping 0|1] [--batch-size N] [--threads N]`:
+ *  [--length-penalty X] [--early-stopping 0|1] [--batch-size N] [--threads N] [--device D]`:
  * translates stdin lines with a Marian (opus-mt) model directory.
  *
  * Each line prints {"translation": "...", "ids": [...], "score": x}: ids are
@@ -21,8 +21,10 @@ static int usage(FILE *out) {
     fprintf(out,
             "usage: lepton translate --model DIR [--beam N] [--max-length N] [--max-new-tokens N]\n"
             "                        [--length-penalty X] [--early-stopping 0|1] [--batch-size N] [--threads N]\n"
+            "                        [--device D]\n"
             "  reads texts from stdin, one per line; prints {\"translation\": ..., \"ids\": [...], \"score\": x}\n"
-            "  defaults: the model's generation_config.json (num_beams, max_length, length_penalty, early_stopping)\n");
+            "  defaults: the model's generation_config.json (num_beams, max_length, length_penalty, early_stopping)\n"
+            "  --device D     cpu (default) or cuda[:N]; without a usable GPU: one line on stderr, then the CPU\n");
     return out == stdout ? 0 : 2;
 }
 
@@ -58,7 +60,7 @@ static bool parse_float(const char *s, float *out) {
 }
 
 int lp_cmd_translate(int argc, char **argv) {
-    const char *model = NULL;
+    const char *model = NULL, *device = "cpu";
     int beam = 0, max_length = 0, max_new = 0, batch_size = 16, threads = lp_default_num_threads(), early = -1;
     float lp = 0;
     bool have_lp = false;
@@ -67,6 +69,7 @@ int lp_cmd_translate(int argc, char **argv) {
         bool more = i + 1 < argc;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout);
         if (!strcmp(a, "--model") && more) model = argv[++i];
+        else if (!strcmp(a, "--device") && more) device = argv[++i];
         else if (!strcmp(a, "--beam") && more) {
             if (!lp_cli_parse_int(argv[++i], 1, 64, &beam)) {
                 fprintf(stderr, "lepton translate: --beam must be 1..64\n");
@@ -109,6 +112,8 @@ int lp_cmd_translate(int argc, char **argv) {
         }
     }
     if (!model) return usage(stderr);
+    const lp_backend *backend = NULL;
+    if (!lp_cli_device("translate", device, &backend)) return 2;
     lp_error err = {0};
     lp_translator *tr = NULL;
     if (lp_translator_load(model, &tr, &err)) {
@@ -124,7 +129,7 @@ int lp_cmd_translate(int argc, char **argv) {
     lp_threadpool *pool = threads > 1 ? lp_threadpool_create(threads) : NULL;
     lp_translator_session *s = NULL;
     int rc = 0;
-    if (lp_translator_session_create(tr, pool, batch_size, &s, &err)) {
+    if (lp_translator_session_create_on(tr, backend, pool, batch_size, &s, &err)) {
         fprintf(stderr, "lepton translate: %s\n", err.msg);
         rc = 1;
     }
