@@ -100,6 +100,10 @@ static void entry_free(entry *e) {
     if (!e) return;
     for (int i = 0; i < EXEC_SETS; i++)
         memories_free(e->sets[i].mem);
+    for (int i = 0; i < 2; i++) {
+        if (e->reorder[i]) dnnl_primitive_destroy(e->reorder[i]);
+        if (e->reorder_pd[i]) dnnl_primitive_desc_destroy(e->reorder_pd[i]);
+    }
     if (e->prim) dnnl_primitive_destroy(e->prim);
     if (e->pd) dnnl_primitive_desc_destroy(e->pd);
     free(e);
