@@ -313,27 +313,11 @@ nomem:
     return lp_fail(err, LP_ERR_NOMEM, "conv2d plan: no scratch memory for a layout conversion");
 }
 
-/* The context's scratch arena starts small (1 MB) and nothing resets it, so
- * a request beyond its first block gets a fresh chunk from malloc (mmap for
- * MBs) that the op's rewind frees again: every call then page-faults its
- * scratch in (measured: 2.8 ms of the ResNet-50 stem's 4 ms at batch 1). When
- * the arena is empty (no enclosing op holds scratch) and smaller than what
- * has been asked of it before, grow it once to that size: one chunk, then a
- * reset, which coalesces the arena into a single block of its high-water
- * mark (kernels/arena.h). Every later call of the same size allocates
- * nothing. */
-static void settle_scratch(lp_arena *a) {
-    size_t high = lp_arena_high_water(a);
-    if (lp_arena_used(a) != 0 || lp_arena_capacity(a) >= high) return;
-    if (lp_arena_alloc(a, high)) lp_arena_reset(a);
-}
-
 lp_status lp_conv2d_plan_run(lp_ctx *ctx, const lp_conv2d_plan *plan, const lp_tensor *x,
                              const lp_tensor *residual, lp_activation act, lp_tensor *out,
                              lp_error *err) {
     lp_status st = check_run(ctx, plan, x, residual, act, out, err);
     if (st != LP_OK) return st;
-    settle_scratch(ctx->scratch);
     if (plan->cache && lp_conv2d_plan_channels_last(ctx)) {
         /* every output takes one multiply-add per weight of its group */
         const lp_tensor *w = &plan->weight;
