@@ -438,6 +438,7 @@ lp_status lp_srv_queue_start(lp_srv_model *m, lp_error *err) {
     }
     int threads = c->threads > 0 ? c->threads : lp_default_num_threads() / c->workers;
     if (threads < 1) threads = 1;
+    const lp_backend *backend = m->srv->opts->backend ? m->srv->opts->backend : lp_backend_cpu();
     for (int i = 0; i < q->nworkers; i++) {
         worker *w = &q->w[i];
         w->q = q;
@@ -446,9 +447,11 @@ lp_status lp_srv_queue_start(lp_srv_model *m, lp_error *err) {
             queue_free(q);
             return lp_fail(err, LP_ERR_NOMEM, "cannot start %d compute threads", threads);
         }
-        lp_status st = m->encoder      ? lp_encoder_session_create(m->encoder, w->pool, c->max_batch_size, &w->enc, err)
-                       : m->translator ? lp_translator_session_create(m->translator, w->pool, c->max_batch_size, &w->tr, err)
-                                       : lp_image_session_create(m->image, NULL, w->pool, &w->img, err);
+        lp_status st = m->encoder ? lp_encoder_session_create_on(m->encoder, backend, w->pool, c->max_batch_size,
+                                                                 &w->enc, err)
+                       : m->translator ? lp_translator_session_create_on(m->translator, backend, w->pool,
+                                                                         c->max_batch_size, &w->tr, err)
+                                       : lp_image_session_create(m->image, backend, w->pool, &w->img, err);
         if (st) {
             queue_free(q);
             return st;

@@ -95,7 +95,8 @@ static cJSON *model_json(lp_srv_model *m) {
     cJSON_AddNumberToObject(lim, "max_items", m->cfg.max_items);
     cJSON_AddNumberToObject(lim, "max_text_bytes", (double)m->cfg.max_text_bytes);
     cJSON_AddNumberToObject(lim, "workers", m->cfg.workers);
-    cJSON_AddStringToObject(o, "device", "cpu");
+    const lp_backend *backend = m->srv->opts->backend;
+    cJSON_AddStringToObject(o, "device", backend ? backend->name : "cpu");
     return o;
 }
 

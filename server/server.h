@@ -28,6 +28,7 @@ typedef struct lp_server_options {
     char *access_log_path;    /* NULL or "-": stderr */
     bool log_json;            /* access log as JSON lines (else key=value text) */
     bool quiet;               /* no access log */
+    const struct lp_backend *backend; /* the models' backend (lp_backend_get); NULL: the CPU */
     lp_srv_model_config *models;
     size_t n_models;
 } lp_server_options;

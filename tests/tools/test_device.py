@@ -1,5 +1,5 @@
 """`--device cpu|cuda[:N]` on every command that runs a model (classify, embed,
-classify-image, translate), on a machine without a usable GPU: `--device cuda` must give
+classify-image, translate, serve), on a machine without a usable GPU: `--device cuda` must give
 exactly the output of `--device cpu`, exit 0, and print exactly one line on stderr
 that names the option and says the CPU is used and why. Three ways to lack a GPU:
 the plugin absent (LP_CUDA_PLUGIN names a missing file), the plugin present but no
@@ -89,3 +89,53 @@ def test_bad_device_is_a_usage_error(lepton, command, device):
     lines = err.splitlines()
     assert len(lines) == 1, err
     assert f"lepton {command}: --device {device}: unknown device" in lines[0]
+
+
+def serve_once(lepton, device):
+    """Starts `lepton serve --device DEVICE` on a free port with a fixture model, asks
+    /v1/models and /v1/embed once, stops it with SIGTERM; returns (stderr lines before
+    "ready", models reply, embed reply, exit code)."""
+    import json
+    import signal
+    import urllib.request
+    model = os.path.join(FIX, "bert", "st-mean-norm")
+    p = subprocess.Popen([lepton, "serve", "--model", "st=" + model, "--port", "0", "--quiet",
+                          "--device", device], stderr=subprocess.PIPE, text=True)
+    try:
+        before, url = [], None
+        for line in p.stderr:
+            if "ready on " in line:
+                url = line.split("ready on ")[1].strip()
+                break
+            before.append(line.rstrip("\n"))
+        assert url, before
+        models = json.load(urllib.request.urlopen(url + "/v1/models", timeout=30))
+        req = urllib.request.Request(url + "/v1/embed", data=json.dumps(
+            {"model": "st", "inputs": ["the movie was great"]}).encode(),
+            headers={"Content-Type": "application/json"})
+        embed = json.load(urllib.request.urlopen(req, timeout=30))
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=60)
+    return before, models, embed, rc
+
+
+def test_serve_device(lepton):
+    before, models, want, rc = serve_once(lepton, "cpu")
+    assert rc == 0
+    assert not any("--device" in line for line in before), before
+    assert models["models"][0]["device"] == "cpu", models
+    before, models, got, rc = serve_once(lepton, "cuda")
+    assert rc == 0
+    fallback = [line for line in before if "--device" in line]
+    assert len(fallback) == 1, before
+    assert fallback[0].startswith("lepton serve: --device cuda: ") and "using the CPU backend" in fallback[0]
+    assert models["models"][0]["device"] == "cpu", models
+    assert got == want
+
+
+def test_serve_bad_device_is_a_usage_error(lepton):
+    rc, out, err = run(lepton, ["serve", "--model", "st=" + os.path.join(FIX, "bert", "st-mean-norm"),
+                                "--device", "gpu"], "")
+    assert rc == 2 and out == ""
+    assert err.splitlines() == ["lepton serve: --device gpu: unknown device 'gpu': use cpu, cpu-ref, cuda or cuda:N"]

@@ -20,6 +20,7 @@ static int usage(FILE *out) {
             "usage: lepton serve --model NAME=DIR [--model NAME=DIR ...] [--models-dir DIR] [--config FILE]\n"
             "                    [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--max-body-bytes N]\n"
             "                    [--drain-timeout SECONDS] [--access-log PATH|-] [--log-json] [--quiet]\n"
+            "                    [--device cpu|cuda[:N]]\n"
             "  --model NAME=DIR     serve the checkpoint in DIR as NAME (the task is inferred: an encoder\n"
             "                       with labels classifies, one without embeds, a ResNet classifies images)\n"
             "  --models-dir DIR     serve every checkpoint directory inside DIR, named after it\n"
@@ -27,6 +28,7 @@ static int usage(FILE *out) {
             "                       \"max_queue_delay_us\", \"max_queue_size\", \"timeout_ms\", \"workers\", ...}]}\n"
             "  --api-key KEY        require 'Authorization: Bearer KEY' (also LEPTON_API_KEY); health is open\n"
             "  --load-delay-ms N    wait N ms before loading models (to exercise readiness probes)\n"
+            "  --device D           cpu (default) or cuda[:N]; without a usable GPU: one line on stderr, then the CPU\n"
             "Endpoints: POST /v1/classify /v1/sentiment /v1/embed /v1/translate /v1/classify-image\n"
             "/v1/diagnose; GET /v1/models /metrics /v2/health/live /v2/health/ready; KServe v2 /v2/models/...\n");
     return out == stdout ? 0 : 2;
@@ -43,7 +45,7 @@ int lp_cmd_serve(int argc, char **argv) {
     lp_server_options_init(&o);
     lp_error err = {0};
     int rc = 0;
-    const char *models_dir = NULL;
+    const char *models_dir = NULL, *device = "cpu";
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i];
         bool has = i + 1 < argc;
@@ -55,6 +57,8 @@ int lp_cmd_serve(int argc, char **argv) {
             if (lp_server_add_model_arg(&o, argv[++i], &err)) rc = 2;
         } else if (!strcmp(a, "--config") && has) {
             if (lp_server_load_config(&o, argv[++i], &err)) rc = 2;
+        } else if (!strcmp(a, "--device") && has) {
+            device = argv[++i];
         } else if (!strcmp(a, "--models-dir") && has) {
             models_dir = argv[++i];
         } else if (!strcmp(a, "--host") && has) {
@@ -94,6 +98,10 @@ int lp_cmd_serve(int argc, char **argv) {
         fprintf(stderr, "lepton serve: %s\n", err.msg);
         lp_server_options_free(&o);
         return rc;
+    }
+    if (!lp_cli_device("serve", device, &o.backend)) {
+        lp_server_options_free(&o);
+        return 2;
     }
     if (o.n_models == 0) {
         fprintf(stderr, "lepton serve: no models to serve\n");
