@@ -320,6 +320,8 @@ lp_status tok_bpe_tokenize(const tok_model *m, lp_tok_workspace *ws, const lp_to
         if (st) return st;
         off += syms[i].len;
     }
-    cache_put(ws, s, len, h, ws->toks.v + first_tok, ws->toks.n - first_tok);
+    /* a word may give no tokens (nothing known, no unk): toks.v may still be NULL */
+    const tok_token *made = ws->toks.n > first_tok ? ws->toks.v + first_tok : NULL;
+    cache_put(ws, s, len, h, made, ws->toks.n - first_tok);
     return LP_OK;
 }
