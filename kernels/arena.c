@@ -1,5 +1,6 @@
 #include "kernels/arena.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -9,21 +10,47 @@ typedef struct chunk {
     size_t used;
     size_t before; /* bytes used in all older chunks, for high-water accounting */
     unsigned char *base;
+    void *raw; /* what the allocator returned (base rounded up from it for a device arena) */
 } chunk;
 
 struct lp_arena {
     chunk *current;
     size_t high_water;
     size_t system_allocs;
+    bool custom; /* blocks from mem, not aligned_alloc */
+    lp_arena_memory mem;
 };
 
 static size_t align_up(size_t n) { return (n + LP_ARENA_ALIGN - 1) & ~(size_t)(LP_ARENA_ALIGN - 1); }
 
+/* A block of `size` bytes (a multiple of the alignment) at c->base. Device
+ * allocators promise less alignment than LP_ARENA_ALIGN (the emulated one is
+ * malloc), so a custom block is over-allocated and its base rounded up. */
+static bool block_new(lp_arena *arena, chunk *c, size_t size) {
+    if (!arena->custom) {
+        c->raw = c->base = aligned_alloc(LP_ARENA_ALIGN, size);
+        return c->base != NULL;
+    }
+    lp_error err;
+    lp_error_clear(&err);
+    void *p = NULL;
+    if (arena->mem.alloc(size + LP_ARENA_ALIGN, &p, &err) != LP_OK || !p) return false;
+    c->raw = p;
+    c->base = (unsigned char *)align_up((uintptr_t)p);
+    return true;
+}
+
+static void block_free(const lp_arena *arena, chunk *c) {
+    if (arena->custom)
+        arena->mem.free(c->raw);
+    else
+        free(c->raw);
+}
+
 static chunk *chunk_new(lp_arena *arena, size_t size, chunk *prev) {
     chunk *c = malloc(sizeof *c);
     if (!c) return NULL;
-    c->base = aligned_alloc(LP_ARENA_ALIGN, align_up(size ? size : LP_ARENA_ALIGN));
-    if (!c->base) {
+    if (!block_new(arena, c, align_up(size ? size : LP_ARENA_ALIGN))) {
         free(c);
         return NULL;
     }
@@ -35,18 +62,20 @@ static chunk *chunk_new(lp_arena *arena, size_t size, chunk *prev) {
     return c;
 }
 
-static void chunks_free(chunk *c) {
+static void chunks_free(const lp_arena *arena, chunk *c) {
     while (c) {
         chunk *prev = c->prev;
-        free(c->base);
+        block_free(arena, c);
         free(c);
         c = prev;
     }
 }
 
-lp_arena *lp_arena_create(size_t initial_bytes) {
+static lp_arena *create(size_t initial_bytes, const lp_arena_memory *mem) {
     lp_arena *arena = calloc(1, sizeof *arena);
     if (!arena) return NULL;
+    arena->custom = mem != NULL;
+    if (mem) arena->mem = *mem;
     arena->current = chunk_new(arena, initial_bytes ? initial_bytes : (size_t)1 << 20, NULL);
     if (!arena->current) {
         free(arena);
@@ -55,9 +84,21 @@ lp_arena *lp_arena_create(size_t initial_bytes) {
     return arena;
 }
 
+lp_arena *lp_arena_create(size_t initial_bytes) { return create(initial_bytes, NULL); }
+
+lp_arena *lp_arena_create_in(size_t initial_bytes, const lp_arena_memory *mem) {
+    if (!mem || !mem->alloc || !mem->free) return NULL;
+    return create(initial_bytes, mem);
+}
+
+lp_device lp_arena_device(const lp_arena *arena) {
+    lp_device cpu = {LP_DEVICE_CPU, 0};
+    return arena->custom ? arena->mem.device : cpu;
+}
+
 void lp_arena_destroy(lp_arena *arena) {
     if (!arena) return;
-    chunks_free(arena->current);
+    chunks_free(arena, arena->current);
     free(arena);
 }
 
@@ -94,6 +135,7 @@ lp_status lp_arena_tensor(lp_arena *arena, lp_dtype dtype, int ndim, const int64
     void *data = lp_arena_alloc(arena, bytes);
     if (!data) return lp_fail(err, LP_ERR_NOMEM, "arena tensor: cannot allocate %zu bytes", bytes);
     *out = lp_tensor_make(data, dtype, ndim, shape);
+    out->device = lp_arena_device(arena);
     return LP_OK;
 }
 
@@ -109,7 +151,7 @@ void lp_arena_rewind(lp_arena *arena, lp_arena_mark mark) {
     while (arena->current != (chunk *)mark.chunk && arena->current->prev) {
         chunk *c = arena->current;
         arena->current = c->prev;
-        free(c->base);
+        block_free(arena, c);
         free(c);
     }
     if (arena->current == (chunk *)mark.chunk) arena->current->used = mark.used;
@@ -121,7 +163,7 @@ void lp_arena_reset(lp_arena *arena) {
         size_t want = align_up(arena->high_water);
         chunk *single = chunk_new(arena, want, NULL);
         if (single) {
-            chunks_free(c);
+            chunks_free(arena, c);
             arena->current = single;
             return;
         }

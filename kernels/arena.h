@@ -19,12 +19,30 @@
 typedef struct lp_arena lp_arena;
 
 lp_arena *lp_arena_create(size_t initial_bytes);
+
+/* Where an arena's blocks come from: host memory (lp_arena_create), or a
+ * backend's device memory (a CUDA session's activations), whose pointers the
+ * host must not dereference. alloc fails with a status; tensors made by
+ * lp_arena_tensor are tagged with `device`. */
+typedef struct lp_arena_memory {
+    lp_status (*alloc)(size_t bytes, void **out, lp_error *err);
+    void (*free)(void *p);
+    lp_device device;
+} lp_arena_memory;
+
+/* An arena whose blocks come from mem (copied); NULL when the first block
+ * cannot be had. */
+lp_arena *lp_arena_create_in(size_t initial_bytes, const lp_arena_memory *mem);
+
+/* The device the arena's memory lives on (the CPU for lp_arena_create). */
+lp_device lp_arena_device(const lp_arena *arena);
 void lp_arena_destroy(lp_arena *arena);
 
-/* 64-byte aligned, uninitialised; NULL only when the system is out of memory. */
+/* 64-byte aligned, uninitialised; NULL only when the system (or the device)
+ * is out of memory. A device arena's pointers are device addresses. */
 void *lp_arena_alloc(lp_arena *arena, size_t bytes);
 
-/* A contiguous CPU tensor in the arena. */
+/* A contiguous tensor in the arena, on the arena's device. */
 lp_status lp_arena_tensor(lp_arena *arena, lp_dtype dtype, int ndim, const int64_t *shape,
                           lp_tensor *out, lp_error *err);
 

@@ -82,6 +82,12 @@ struct lp_backend {
      * weight). NULL on backends whose tensors are host memory. */
     lp_status (*device_weight)(const lp_tensor *host, lp_dtype dtype, lp_tensor *dev,
                                lp_error *err);
+    /* Drops (and frees) the device copies of weights whose host bytes
+     * overlap [host, host + bytes). A model being freed calls it (through
+     * lp_backend_forget_weights, kernels/backend_memory.h): the cache is keyed
+     * by host address, and a model loaded later may get the same addresses.
+     * No session may still use those weights. NULL where device_weight is. */
+    void (*device_weight_forget)(const void *host, size_t bytes);
 };
 
 /* The CPU backends, always built. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend_memory.h"
 #include "kernels/ops.h"
 #include "models/image_classifier.h"
 #include "models/resnet.h"
@@ -17,8 +18,10 @@ struct lp_image_classifier {
 
 struct lp_image_session {
     const lp_image_classifier *c;
+    const lp_resnet *model; /* c->model, or view on a device backend */
+    lp_resnet *view;        /* device weights (lp_resnet_for_backend); NULL on the CPU */
     lp_ctx ctx;
-    lp_arena *arena;
+    lp_arena *arena;        /* activations, in the backend's memory */
     float *x;          /* [cap, 3, in_h, in_w] */
     float *logits;     /* [cap, classes] */
     float *probs;      /* [cap, classes] */
@@ -76,15 +79,23 @@ lp_status lp_image_session_create(const lp_image_classifier *c, const lp_backend
     lp_image_session *s = calloc(1, sizeof *s);
     if (!s) return lp_fail(err, LP_ERR_NOMEM, "out of memory");
     s->c = c;
+    s->model = c->model;
     lp_status st = lp_ctx_init(&s->ctx, backend ? backend : lp_backend_cpu(), pool, err);
     if (st != LP_OK) {
         free(s);
         return st;
     }
-    s->arena = lp_arena_create(0);
-    if (!s->arena) {
+    st = lp_resnet_for_backend(c->model, s->ctx.backend, &s->view, err);
+    if (st != LP_OK) {
         lp_image_session_free(s);
-        return lp_fail(err, LP_ERR_NOMEM, "out of memory");
+        return st;
+    }
+    if (s->view) s->model = s->view;
+    s->arena = lp_backend_arena_create(s->ctx.backend, 0);
+    if (!s->arena) {
+        const char *where = lp_backend_on_host(s->ctx.backend) ? "host" : "device";
+        lp_image_session_free(s);
+        return lp_fail(err, LP_ERR_NOMEM, "out of %s memory for a session's activations", where);
     }
     *out = s;
     return LP_OK;
@@ -92,8 +103,9 @@ lp_status lp_image_session_create(const lp_image_classifier *c, const lp_backend
 
 void lp_image_session_free(lp_image_session *s) {
     if (!s) return;
-    lp_ctx_release(&s->ctx);
     lp_arena_destroy(s->arena);
+    lp_resnet_free_view(s->view);
+    lp_ctx_release(&s->ctx);
     free(s->x);
     free(s->logits);
     free(s->probs);
@@ -124,11 +136,28 @@ static lp_status reserve(lp_image_session *s, size_t rows, size_t per, size_t in
     return LP_OK;
 }
 
+/* x (host) -> out (host): logits, or softmax probabilities. On a host
+ * backend the model reads x and writes out in place; on a device backend x
+ * is copied into the arena, logits and probabilities stay there, and the
+ * result is copied back into out. */
 static lp_status run(lp_image_session *s, const lp_tensor *x, bool logits_only, lp_tensor *out, lp_error *err) {
-    const int64_t n = x->shape[0], classes = lp_resnet_num_classes(s->c->model);
-    lp_tensor logits = logits_only ? *out : lp_tensor_2d(s->logits, LP_F32, n, classes);
-    lp_status st = lp_resnet_forward(s->c->model, &s->ctx, s->arena, x, &logits, err);
-    if (st == LP_OK && !logits_only) st = lp_softmax(&s->ctx, &logits, NULL, 1.0f, false, out, err);
+    const lp_backend *b = s->ctx.backend;
+    const bool host = lp_backend_on_host(b);
+    const int64_t n = x->shape[0], classes = lp_resnet_num_classes(s->model), ls[2] = {n, classes};
+    lp_tensor dx, logits, result;
+    lp_status st = lp_backend_upload(b, s->arena, x, &dx, err);
+    if (st == LP_OK && host) logits = logits_only ? *out : lp_tensor_2d(s->logits, LP_F32, n, classes);
+    if (st == LP_OK && !host) st = lp_arena_tensor(s->arena, LP_F32, 2, ls, &logits, err);
+    if (st == LP_OK) st = lp_resnet_forward(s->model, &s->ctx, s->arena, &dx, &logits, err);
+    result = logits;
+    if (st == LP_OK && !logits_only) {
+        if (host)
+            result = *out;
+        else
+            st = lp_arena_tensor(s->arena, LP_F32, 2, ls, &result, err);
+        if (st == LP_OK) st = lp_softmax(&s->ctx, &logits, NULL, 1.0f, false, &result, err);
+    }
+    if (st == LP_OK && !host) st = lp_backend_download(b, &result, out->data, err);
     lp_arena_reset(s->arena);
     return st;
 }
@@ -138,9 +167,10 @@ lp_status lp_image_session_forward(lp_image_session *s, const lp_tensor *x, bool
     const int64_t classes = lp_resnet_num_classes(s->c->model);
     if (!x || x->ndim != 4 || x->dtype != LP_F32)
         return lp_fail(err, LP_ERR_SHAPE, "image input must be an f32 [N, 3, H, W] tensor");
-    if (!out || out->ndim != 2 || out->shape[0] != x->shape[0] || out->shape[1] != classes || out->dtype != LP_F32)
-        return lp_fail(err, LP_ERR_SHAPE, "output must be f32 [%lld, %lld]", (long long)x->shape[0],
-                       (long long)classes);
+    if (!out || out->ndim != 2 || out->shape[0] != x->shape[0] || out->shape[1] != classes || out->dtype != LP_F32 ||
+        !lp_tensor_is_contiguous(out) || out->device.kind != LP_DEVICE_CPU)
+        return lp_fail(err, LP_ERR_SHAPE, "output must be a contiguous host f32 [%lld, %lld] tensor",
+                       (long long)x->shape[0], (long long)classes);
     if (!logits_only) {
         lp_status st = reserve(s, (size_t)x->shape[0], s->x_floats ? s->x_floats : 1, 0, err);
         if (st != LP_OK) return st;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "kernels/arena.h"
+#include "kernels/backend.h"
 #include "kernels/context.h"
 #include "kernels/ops.h"
 #include "kernels/tensor.h"
@@ -85,6 +86,18 @@ typedef struct lp_marian_model {
 lp_status lp_marian_load(const char *dir, lp_marian_model **out, lp_error *err);
 void lp_marian_free(lp_marian_model *m);
 
+/* The model as a session on backend b runs it. On a backend whose tensors
+ * live in device memory, *view is a copy of m's description whose weights are
+ * the backend's device copies (lp_backend_weight: uploaded once per process,
+ * shared by every session); free it with lp_marian_free_view before m. On a
+ * host backend *view is NULL: use m. (marian_device.c) */
+lp_status lp_marian_for_backend(const lp_marian_model *m, const lp_backend *b, lp_marian_model **view,
+                                lp_error *err);
+void lp_marian_free_view(lp_marian_model *view);
+/* Drops the device copies of m's weights from every backend that holds them
+ * (lp_marian_free calls it: a later model may get the same host addresses). */
+void lp_marian_forget_device_weights(lp_marian_model *m);
+
 /* Encoder: ids [B, S] i32 (padding anywhere masked by key_mask u8 [B, S]) ->
  * out [B, S, d] (caller-allocated). */
 lp_status lp_marian_encode(const lp_marian_model *m, lp_ctx *ctx, lp_arena *arena,
@@ -96,14 +109,21 @@ lp_status lp_marian_encode(const lp_marian_model *m, lp_ctx *ctx, lp_arena *aren
 lp_status lp_marian_cross_kv(const lp_marian_model *m, lp_ctx *ctx, const lp_tensor *enc_out,
                              lp_tensor *ck, lp_tensor *cv, lp_error *err);
 
-/* The decoder's state for N rows (beams) of `beams` rows per sentence. */
+/* The decoder's state for N rows (beams) of `beams` rows per sentence. The
+ * caches, ck, cv and enc_mask are on ctx's backend's device; tokens is host
+ * memory. */
 typedef struct lp_marian_step {
     int64_t rows;      /* N = sentences * beams */
     int64_t beams;     /* rows per sentence (cross-attention is shared by them) */
     int64_t past;      /* tokens already in the cache */
-    const int32_t *tokens; /* [N] the newest token of each row */
-    float **self_k, **self_v; /* per layer: [N, Tmax, d] cache, row stride Tmax*d */
+    const int32_t *tokens; /* [N] the newest token of each row (host) */
+    /* per layer: row-major [N, Tmax, d] caches (row stride Tmax*d), or, when
+     * time_major (what device backends need: a step's rows are then one
+     * contiguous block the projections write into), [Tmax, rows_cap, d] */
+    float **self_k, **self_v;
     int64_t tmax;
+    bool time_major;
+    int64_t rows_cap; /* time_major: rows per position (>= N) */
     const lp_tensor *ck, *cv; /* per layer: [N / beams, S, d] */
     const lp_tensor *enc_mask; /* u8 [N / beams, S] */
 } lp_marian_step;
@@ -145,7 +165,10 @@ typedef struct lp_marian_hyp {
     bool hit_max_length;
 } lp_marian_hyp;
 
-/* Translates B sources (ids with eos, lengths lens) together. out[B]. */
+/* Translates B sources (ids with eos, lengths lens; host memory) together.
+ * out[B]. On a device backend (m the device view, arena in device memory)
+ * the network runs there and the search's bookkeeping (scores, beams, the
+ * logits processors) on the host, over a copy of each step's logits. */
 lp_status lp_marian_generate(const lp_marian_model *m, lp_ctx *ctx, lp_arena *arena,
                              const int32_t *const *src, const size_t *lens, size_t B,
                              const lp_marian_gen_options *o, lp_marian_hyp *out, lp_error *err);

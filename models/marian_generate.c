@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend_memory.h"
 #include "models/marian.h"
 
 #define NEG_BIG (-1.0e9f)
@@ -45,18 +46,66 @@ typedef struct gen {
     int64_t d, V;
     int64_t tmax;           /* cache positions allocated */
     int64_t rows_cap;       /* rows allocated in the cache */
-    float **k, **v;         /* per layer [rows_cap, tmax, d] */
-    float *tmp;             /* [rows_cap, tmax, d] for reorders */
+    float **k, **v;         /* per layer [rows_cap, tmax, d]; time-major [tmax, rows_cap, d] on a device */
+    float *tmp;             /* a cache's size, for reorders */
+    /* A device backend: the caches and activations live in device memory;
+     * the search reads a host copy of each step's logits, and the logits
+     * processors run on the host context. */
+    lp_ctx *ctx;
+    bool dev;
+    lp_ctx host;
+    bool host_ready;
+    float *host_logits;     /* [rows_cap, V] */
+    int32_t *gather;        /* [tmax * rows_cap] reorder ids */
+    uint8_t *mask_host;     /* [B, S] the encoder mask, compacted with the batch */
 } gen;
+
+static lp_status cache_alloc(gen *g, size_t floats, float **out, lp_error *err) {
+    *out = NULL;
+    if (g->dev) return g->ctx->backend->device_alloc(floats * sizeof(float), (void **)out, err);
+    *out = malloc(floats * sizeof(float));
+    return *out ? LP_OK : lp_fail(err, LP_ERR_NOMEM, "out of memory for the decoder cache");
+}
+
+static void cache_free(gen *g, float *p) {
+    if (p && g->dev)
+        g->ctx->backend->device_free(p);
+    else
+        free(p);
+}
 
 static void free_caches(gen *g) {
     if (g->k)
-        for (int l = 0; l < g->L; l++) free(g->k[l]);
+        for (int l = 0; l < g->L; l++) cache_free(g, g->k[l]);
     if (g->v)
-        for (int l = 0; l < g->L; l++) free(g->v[l]);
+        for (int l = 0; l < g->L; l++) cache_free(g, g->v[l]);
     free(g->k);
     free(g->v);
-    free(g->tmp);
+    cache_free(g, g->tmp);
+    free(g->gather);
+    free(g->host_logits);
+    free(g->mask_host);
+    if (g->host_ready) lp_ctx_release(&g->host);
+}
+
+/* n contiguous floats from src to dst, on the device (lp_cast f32 -> f32 is a copy). */
+static lp_status device_copy(gen *g, float *dst, const float *src, int64_t n, lp_error *err) {
+    if (n == 0) return LP_OK;
+    lp_device dev = {g->ctx->backend->device, 0};
+    lp_tensor from = lp_tensor_on(lp_tensor_1d((void *)src, LP_F32, n), dev);
+    lp_tensor to = lp_tensor_on(lp_tensor_1d(dst, LP_F32, n), dev);
+    return lp_cast(g->ctx, &from, &to, err);
+}
+
+/* The first `used` positions of an old cache in a new one of t positions. */
+static lp_status keep_positions(gen *g, const float *old, float *n, int64_t t, int64_t used, lp_error *err) {
+    if (!old || !used) return LP_OK;
+    /* time-major: the used positions are one block at the start */
+    if (g->dev) return device_copy(g, n, old, used * g->rows_cap * g->d, err);
+    size_t row = (size_t)(t * g->d);
+    for (int64_t r = 0; r < g->rows_cap; r++)
+        memcpy(n + (size_t)r * row, old + (size_t)(r * g->tmax * g->d), (size_t)(used * g->d) * sizeof(float));
+    return LP_OK;
 }
 
 /* Grows every cache to hold `need` positions, keeping what is there. */
@@ -66,22 +115,59 @@ static lp_status grow_cache(gen *g, int64_t need, int64_t used, lp_error *err) {
     while (t < need) t *= 2;
     if (t > g->max_len) t = g->max_len;
     if (t < need) t = need;
-    size_t row = (size_t)(t * g->d);
+    size_t floats = (size_t)g->rows_cap * (size_t)(t * g->d);
+    lp_status st;
     for (int l = 0; l < 2 * g->L; l++) {
         float **slot = l < g->L ? &g->k[l] : &g->v[l - g->L];
-        float *n = malloc((size_t)g->rows_cap * row * sizeof(float));
-        if (!n) return lp_fail(err, LP_ERR_NOMEM, "out of memory growing the decoder cache to %lld positions", (long long)t);
-        if (*slot)
-            for (int64_t r = 0; r < g->rows_cap; r++)
-                memcpy(n + (size_t)r * row, *slot + (size_t)(r * g->tmax * g->d), (size_t)(used * g->d) * sizeof(float));
-        free(*slot);
+        float *n;
+        if ((st = cache_alloc(g, floats, &n, err))) return st;
+        if ((st = keep_positions(g, *slot, n, t, used, err))) {
+            cache_free(g, n);
+            return st;
+        }
+        cache_free(g, *slot);
         *slot = n;
     }
-    free(g->tmp);
-    g->tmp = malloc((size_t)g->rows_cap * row * sizeof(float));
-    if (!g->tmp) return lp_fail(err, LP_ERR_NOMEM, "out of memory growing the decoder cache");
+    cache_free(g, g->tmp);
+    g->tmp = NULL;
+    if ((st = cache_alloc(g, floats, &g->tmp, err))) return st;
+    if (g->dev) {
+        int32_t *ids = realloc(g->gather, sizeof *ids * (size_t)(t * g->rows_cap));
+        if (!ids) return lp_fail(err, LP_ERR_NOMEM, "out of memory growing the decoder cache");
+        g->gather = ids;
+    }
     g->tmax = t;
     return LP_OK;
+}
+
+/* Device caches (time-major): new row r takes old row src[r] at every used
+ * position, in one gather per cache (lp_embedding over the cache viewed as
+ * [tmax * rows_cap, d]) into tmp, which then becomes the cache. */
+static lp_status reorder_device(gen *g, lp_arena *arena, const int64_t *src, int64_t n, int64_t used,
+                                lp_error *err) {
+    bool identity = true;
+    for (int64_t r = 0; r < n && identity; r++) identity = src[r] == r;
+    if (identity || !used) return LP_OK;
+    int64_t cap = g->rows_cap;
+    for (int64_t t = 0; t < used; t++)
+        for (int64_t r = 0; r < cap; r++) g->gather[t * cap + r] = (int32_t)(t * cap + (r < n ? src[r] : r));
+    lp_arena_mark mark = lp_arena_get_mark(arena);
+    lp_tensor host_ids = lp_tensor_1d(g->gather, LP_I32, used * cap), ids;
+    lp_status st = lp_backend_upload(g->ctx->backend, arena, &host_ids, &ids, err);
+    lp_device dev = ids.device;
+    for (int l = 0; st == LP_OK && l < 2 * g->L; l++) {
+        float **c = l < g->L ? &g->k[l] : &g->v[l - g->L];
+        lp_tensor table = lp_tensor_on(lp_tensor_2d(*c, LP_F32, g->tmax * cap, g->d), dev);
+        lp_tensor out = lp_tensor_on(lp_tensor_2d(g->tmp, LP_F32, used * cap, g->d), dev);
+        st = lp_embedding(g->ctx, &table, &ids, &out, err);
+        if (st == LP_OK) {
+            float *old = *c;
+            *c = g->tmp;
+            g->tmp = old;
+        }
+    }
+    lp_arena_rewind(arena, mark);
+    return st;
 }
 
 /* Cache rows: new row r takes old row src[r]; positions [0, used). */
@@ -253,6 +339,68 @@ static int64_t row_argmax(const float *x, int64_t V) {
     return best;
 }
 
+/* The encoder's ids and mask, [B, S] padded, on the backend: written in
+ * place in the arena on a host backend; built on the host and copied in on a
+ * device (g->mask_host keeps the mask for the batch compaction). */
+static lp_status encoder_inputs(gen *g, lp_arena *arena, const int32_t *const *src, const size_t *lens, size_t B,
+                                int64_t S, lp_tensor *ids, lp_tensor *mask, lp_error *err) {
+    const lp_marian_config *c = &g->m->cfg;
+    int64_t is[2] = {(int64_t)B, S};
+    size_t n = B * (size_t)S;
+    int32_t *ip = NULL;
+    uint8_t *mp = NULL;
+    lp_status st = LP_OK;
+    if (!g->dev) {
+        if ((st = lp_arena_tensor(arena, LP_I32, 2, is, ids, err)) ||
+            (st = lp_arena_tensor(arena, LP_U8, 2, is, mask, err)))
+            return st;
+        ip = ids->data;
+        mp = mask->data;
+    } else {
+        ip = malloc(n * sizeof *ip);
+        mp = g->mask_host = malloc(n);
+        if (!ip || !mp) {
+            free(ip);
+            return lp_fail(err, LP_ERR_NOMEM, "out of memory in generate");
+        }
+    }
+    for (size_t i = 0; i < B; i++)
+        for (int64_t j = 0; j < S; j++) {
+            bool in = j < (int64_t)lens[i];
+            ip[i * S + j] = in ? src[i][j] : c->pad_id;
+            mp[i * S + j] = in;
+        }
+    if (g->dev) {
+        lp_tensor hi = lp_tensor_2d(ip, LP_I32, (int64_t)B, S), hm = lp_tensor_2d(mp, LP_U8, (int64_t)B, S);
+        st = lp_backend_upload(g->ctx->backend, arena, &hi, ids, err);
+        if (st == LP_OK) st = lp_backend_upload(g->ctx->backend, arena, &hm, mask, err);
+        free(ip);
+    }
+    return st;
+}
+
+/* Active sentence a's cross-attention keys, values and mask move down to slot
+ * to (< a) as the batch compacts: memmove on the host; device copies, and
+ * the host copy of the mask, on a device. */
+static lp_status move_sentence(gen *g, lp_tensor *ck, lp_tensor *cv, const lp_tensor *mask, int64_t S, size_t a,
+                               size_t to, lp_error *err) {
+    int64_t sd = S * g->d;
+    lp_status st = LP_OK;
+    for (int l = 0; st == LP_OK && l < g->L; l++) {
+        float *k = ck[l].data, *v = cv[l].data;
+        if (g->dev) {
+            st = device_copy(g, k + to * sd, k + a * sd, sd, err);
+            if (st == LP_OK) st = device_copy(g, v + to * sd, v + a * sd, sd, err);
+        } else {
+            memmove(k + to * sd, k + a * sd, (size_t)sd * sizeof(float));
+            memmove(v + to * sd, v + a * sd, (size_t)sd * sizeof(float));
+        }
+    }
+    uint8_t *m = g->dev ? g->mask_host : mask->data;
+    memmove(m + to * S, m + a * S, (size_t)S);
+    return st;
+}
+
 static lp_status run(gen *g, lp_ctx *ctx, lp_arena *arena, const int32_t *const *src, const size_t *lens, size_t B,
                      sentence *sents, lp_error *err) {
     const lp_marian_model *m = g->m;
@@ -262,30 +410,27 @@ static lp_status run(gen *g, lp_ctx *ctx, lp_arena *arena, const int32_t *const 
     for (size_t i = 0; i < B; i++)
         if ((int64_t)lens[i] > S) S = (int64_t)lens[i];
     lp_status st;
-    int64_t is[2] = {(int64_t)B, S}, es[3] = {(int64_t)B, S, d};
+    int64_t es[3] = {(int64_t)B, S, d};
     lp_tensor ids, mask, enc;
-    if ((st = lp_arena_tensor(arena, LP_I32, 2, is, &ids, err)) ||
-        (st = lp_arena_tensor(arena, LP_U8, 2, is, &mask, err)) ||
+    if ((st = encoder_inputs(g, arena, src, lens, B, S, &ids, &mask, err)) ||
         (st = lp_arena_tensor(arena, LP_F32, 3, es, &enc, err)))
         return st;
-    int32_t *ip = ids.data;
-    uint8_t *mp = mask.data;
-    for (size_t i = 0; i < B; i++)
-        for (int64_t j = 0; j < S; j++) {
-            bool in = j < (int64_t)lens[i];
-            ip[i * S + j] = in ? src[i][j] : c->pad_id;
-            mp[i * S + j] = in;
-        }
-    lp_tensor *ck = lp_arena_alloc(arena, 2 * (size_t)g->L * sizeof(lp_tensor));
+    /* descriptors are host memory (the arena may be the device's) */
+    lp_tensor *ck = malloc(2 * (size_t)g->L * sizeof(lp_tensor));
     if (!ck) return lp_fail(err, LP_ERR_NOMEM, "out of memory");
     lp_tensor *cv = ck + g->L;
     for (int l = 0; l < g->L; l++)
         if ((st = lp_arena_tensor(arena, LP_F32, 3, es, &ck[l], err)) ||
-            (st = lp_arena_tensor(arena, LP_F32, 3, es, &cv[l], err)))
+            (st = lp_arena_tensor(arena, LP_F32, 3, es, &cv[l], err))) {
+            free(ck);
             return st;
+        }
     lp_arena_mark em = lp_arena_get_mark(arena);
-    if ((st = lp_marian_encode(m, ctx, arena, &ids, &mask, &enc, err))) return st;
-    if ((st = lp_marian_cross_kv(m, ctx, &enc, ck, cv, err))) return st;
+    if ((st = lp_marian_encode(m, ctx, arena, &ids, &mask, &enc, err)) ||
+        (st = lp_marian_cross_kv(m, ctx, &enc, ck, cv, err))) {
+        free(ck);
+        return st;
+    }
     lp_arena_rewind(arena, em);
 
     /* active sentences, in order; row a*K + b is beam b of active sentence a */
@@ -295,13 +440,14 @@ static lp_status run(gen *g, lp_ctx *ctx, lp_arena *arena, const int32_t *const 
     int32_t *next = malloc(B * (size_t)K * sizeof *next);
     int *parent = malloc(B * (size_t)K * sizeof *parent);
     int64_t *srcrow = malloc(B * (size_t)K * sizeof *srcrow);
-    if (!act || !tokens || !next || !parent || !srcrow) {
+    g->rows_cap = (int64_t)B * K;
+    if (g->dev) g->host_logits = malloc((size_t)g->rows_cap * (size_t)g->V * sizeof *g->host_logits);
+    if (!act || !tokens || !next || !parent || !srcrow || (g->dev && !g->host_logits)) {
         st = lp_fail(err, LP_ERR_NOMEM, "out of memory in generate");
         goto done;
     }
     for (size_t i = 0; i < B; i++) act[i] = (int)i;
     for (size_t r = 0; r < B * (size_t)K; r++) tokens[r] = c->decoder_start_id;
-    g->rows_cap = (int64_t)B * K;
     for (int cur_len = 1; A > 0 && cur_len < g->max_len; cur_len++) {
         int64_t past = cur_len - 1;
         if ((st = grow_cache(g, cur_len, past, err))) goto done;
@@ -311,16 +457,24 @@ static lp_status run(gen *g, lp_ctx *ctx, lp_arena *arena, const int32_t *const 
         if ((st = lp_arena_tensor(arena, LP_F32, 2, ls, &logits, err))) goto done;
         lp_tensor ckA[LP_MARIAN_MAX_LAYERS], cvA[LP_MARIAN_MAX_LAYERS];
         for (int l = 0; l < g->L; l++) {
-            ckA[l] = lp_tensor_3d(ck[l].data, LP_F32, (int64_t)A, S, d);
-            cvA[l] = lp_tensor_3d(cv[l].data, LP_F32, (int64_t)A, S, d);
+            ckA[l] = lp_tensor_on(lp_tensor_3d(ck[l].data, LP_F32, (int64_t)A, S, d), ck[l].device);
+            cvA[l] = lp_tensor_on(lp_tensor_3d(cv[l].data, LP_F32, (int64_t)A, S, d), cv[l].device);
         }
-        lp_tensor maskA = lp_tensor_2d(mask.data, LP_U8, (int64_t)A, S);
+        lp_tensor maskA = lp_tensor_on(lp_tensor_2d(mask.data, LP_U8, (int64_t)A, S), mask.device);
         lp_marian_step step = {.rows = N, .beams = K, .past = past, .tokens = tokens, .self_k = g->k,
-                               .self_v = g->v, .tmax = g->tmax, .ck = ckA, .cv = cvA, .enc_mask = &maskA};
-        if ((st = lp_marian_decode_step(m, ctx, arena, &step, &logits, err)) ||
-            (st = process_rows(g, ctx, &logits, cur_len, K > 1, err)))
-            goto done;
-        const float *lp = logits.data;
+                               .self_v = g->v, .tmax = g->tmax, .time_major = g->dev, .rows_cap = g->rows_cap,
+                               .ck = ckA, .cv = cvA, .enc_mask = &maskA};
+        if ((st = lp_marian_decode_step(m, ctx, arena, &step, &logits, err))) goto done;
+        /* the search reads the logits on the host: a copy from a device */
+        lp_tensor scores = logits;
+        lp_ctx *host_ctx = ctx;
+        if (g->dev) {
+            if ((st = lp_backend_download(ctx->backend, &logits, g->host_logits, err))) goto done;
+            scores = lp_tensor_2d(g->host_logits, LP_F32, N, g->V);
+            host_ctx = &g->host;
+        }
+        if ((st = process_rows(g, host_ctx, &scores, cur_len, K > 1, err))) goto done;
+        const float *lp = scores.data;
         for (size_t a = 0; a < A; a++) {
             sentence *s = &sents[act[a]];
             const float *rows = lp + (int64_t)a * K * g->V;
@@ -345,6 +499,7 @@ static lp_status run(gen *g, lp_ctx *ctx, lp_arena *arena, const int32_t *const 
         lp_arena_rewind(arena, mk);
         /* Compact: drop finished sentences, follow the beams' parents. */
         size_t A2 = 0;
+        bool moved = false;
         for (size_t a = 0; a < A; a++) {
             if (sents[act[a]].done) continue;
             for (int b = 0; b < K; b++) {
@@ -352,20 +507,24 @@ static lp_status run(gen *g, lp_ctx *ctx, lp_arena *arena, const int32_t *const 
                 tokens[A2 * K + b] = next[a * K + b];
             }
             if (A2 != a) {
-                size_t bytes = (size_t)(S * d) * sizeof(float);
-                for (int l = 0; l < g->L; l++) {
-                    memmove((float *)ck[l].data + A2 * S * d, (float *)ck[l].data + a * S * d, bytes);
-                    memmove((float *)cv[l].data + A2 * S * d, (float *)cv[l].data + a * S * d, bytes);
-                }
-                memmove((uint8_t *)mask.data + A2 * S, (uint8_t *)mask.data + a * S, (size_t)S);
+                if ((st = move_sentence(g, ck, cv, &mask, S, a, A2, err))) goto done;
+                moved = true;
             }
             act[A2++] = act[a];
         }
         A = A2;
-        reorder_cache(g, srcrow, (int64_t)A * K, cur_len);
+        if (moved && g->dev &&
+            (st = ctx->backend->copy(mask.data, g->mask_host, A * (size_t)S, true, err)))
+            goto done;
+        if (g->dev)
+            st = reorder_device(g, arena, srcrow, (int64_t)A * K, cur_len, err);
+        else
+            reorder_cache(g, srcrow, (int64_t)A * K, cur_len);
+        if (st) goto done;
     }
     st = LP_OK;
 done:
+    free(ck);
     free(act);
     free(tokens);
     free(next);
@@ -397,8 +556,11 @@ lp_status lp_marian_generate(const lp_marian_model *m, lp_ctx *ctx, lp_arena *ar
     }
     if (B == 0) return LP_OK;
     gen g = {.m = m, .o = o, .K = o->num_beams, .L = (int)c->decoder_layers, .max_len = o->max_length,
-             .d = c->d_model, .V = c->vocab_size};
+             .d = c->d_model, .V = c->vocab_size, .ctx = ctx, .dev = !lp_backend_on_host(ctx->backend)};
     lp_status st = LP_OK;
+    /* the logits processors on a device backend's host copy of the logits */
+    if (g.dev && (st = lp_ctx_init(&g.host, lp_backend_cpu(), ctx->pool, err))) return st;
+    g.host_ready = g.dev;
     sentence *sents = calloc(B, sizeof *sents);
     g.k = calloc((size_t)g.L, sizeof *g.k);
     g.v = calloc((size_t)g.L, sizeof *g.v);

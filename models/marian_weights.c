@@ -207,6 +207,7 @@ lp_status lp_marian_load(const char *dir, lp_marian_model **out, lp_error *err) 
 
 void lp_marian_free(lp_marian_model *m) {
     if (!m) return;
+    lp_marian_forget_device_weights(m);
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->enc);

@@ -55,8 +55,19 @@ const char *lp_resnet_label_source(const lp_resnet *m);
 /* logits[N, classes] = model(x[N, 3, H, W]) (f32, contiguous; any H, W >= 1
  * that survive the five stride-2 stages). Activations come from `arena`; the
  * caller calls lp_arena_reset(arena) when it is done with the pass, and after
- * the first pass of a given shape a forward allocates nothing. */
+ * the first pass of a given shape a forward allocates nothing. x, logits and
+ * the arena's memory are on ctx's backend's device; on a device backend m is
+ * the view lp_resnet_for_backend made. */
 lp_status lp_resnet_forward(const lp_resnet *m, lp_ctx *ctx, lp_arena *arena, const lp_tensor *x,
                             lp_tensor *logits, lp_error *err);
+
+/* The model as a session on backend `b` runs it. On a backend whose tensors
+ * live in device memory, *view is a copy of m's description whose weights are
+ * the backend's device copies (lp_backend_weight: uploaded once per process,
+ * shared by every session) and whose convolutions run as lp_conv2d (the
+ * plans prepare host weights only); free it with lp_resnet_free_view before
+ * m. On a host backend *view is NULL: use m itself. */
+lp_status lp_resnet_for_backend(const lp_resnet *m, const lp_backend *b, lp_resnet **view, lp_error *err);
+void lp_resnet_free_view(lp_resnet *view);
 
 #endif

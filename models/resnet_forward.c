@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/backend_memory.h"
 #include "models/resnet_internal.h"
 
 typedef struct shape {
@@ -49,9 +50,21 @@ static lp_status plan(const lp_resnet *m, int64_t h, int64_t w, int64_t *most, l
     return LP_OK;
 }
 
-/* An activation buffer viewed as [n, c, h, w], channels-last or contiguous. */
-static lp_tensor act_view(float *buf, bool channels_last, int64_t n, int64_t c, int64_t h, int64_t w) {
-    return channels_last ? lp_tensor_4d_channels_last(buf, LP_F32, n, c, h, w) : lp_tensor_4d(buf, LP_F32, n, c, h, w);
+/* An activation buffer (in the arena, on x's device) viewed as [n, c, h, w],
+ * channels-last or contiguous. */
+static lp_tensor act_view(float *buf, const lp_tensor *x, bool channels_last, int64_t n, int64_t c, int64_t h,
+                          int64_t w) {
+    lp_tensor t = channels_last ? lp_tensor_4d_channels_last(buf, LP_F32, n, c, h, w)
+                                : lp_tensor_4d(buf, LP_F32, n, c, h, w);
+    return lp_tensor_on(t, x->device);
+}
+
+/* Through the plan where the model has one; a device view of the model
+ * (lp_resnet_for_backend) has none and runs lp_conv2d on its device weights. */
+static lp_status conv(lp_ctx *ctx, const lp_resnet_conv *c, const lp_tensor *x, const lp_tensor *residual,
+                      lp_activation act, lp_tensor *out, lp_error *err) {
+    if (c->plan) return lp_conv2d_plan_run(ctx, c->plan, x, residual, act, out, err);
+    return lp_conv2d(ctx, x, &c->weight, &c->bias, residual, &c->params, act, out, err);
 }
 
 /* out = act(conv(x) + residual) into buf in the asked layout. */
@@ -59,8 +72,8 @@ static lp_status run_conv(lp_ctx *ctx, const lp_resnet_conv *c, const lp_tensor 
                           const lp_tensor *residual, lp_activation act, lp_tensor *out, lp_error *err) {
     int64_t h = lp_conv_out_size(x->shape[2], c->k, c->params.stride_h, c->params.pad_h, 1);
     int64_t w = lp_conv_out_size(x->shape[3], c->k, c->params.stride_w, c->params.pad_w, 1);
-    *out = act_view(buf, channels_last, x->shape[0], c->cout, h, w);
-    return lp_conv2d_plan_run(ctx, c->plan, x, residual, act, out, err);
+    *out = act_view(buf, x, channels_last, x->shape[0], c->cout, h, w);
+    return conv(ctx, c, x, residual, act, out, err);
 }
 
 /* Activations between the stem's max pool and the global average pool are
@@ -84,8 +97,8 @@ static lp_status forward(const lp_resnet *m, lp_ctx *ctx, lp_arena *arena, const
     float *cur = buf[0], *next = buf[1];
     lp_tensor a, b, t1, t2, id;
     if ((st = run_conv(ctx, &m->stem, x, buf[2], false, NULL, LP_ACT_RELU, &t1, err)) != LP_OK) return st;
-    a = lp_tensor_4d(cur, LP_F32, n, t1.shape[1], lp_pool_out_size(t1.shape[2], 3, 2, 1, false),
-                     lp_pool_out_size(t1.shape[3], 3, 2, 1, false));
+    a = act_view(cur, x, false, n, t1.shape[1], lp_pool_out_size(t1.shape[2], 3, 2, 1, false),
+                 lp_pool_out_size(t1.shape[3], 3, 2, 1, false));
     if ((st = lp_maxpool2d(ctx, &t1, &STEM_POOL, &a, err)) != LP_OK) return st;
     for (int k = 0; k < m->nblocks; k++) {
         const lp_resnet_block *blk = &m->blocks[k];
@@ -111,7 +124,7 @@ static lp_status forward(const lp_resnet *m, lp_ctx *ctx, lp_arena *arena, const
         const lp_resnet_conv *lc = &blk->conv[blk->nconv - 1];
         if (in_place) {
             b = *skip;
-            st = lp_conv2d_plan_run(ctx, lc->plan, last_in, &b, LP_ACT_RELU, &b, err);
+            st = conv(ctx, lc, last_in, &b, LP_ACT_RELU, &b, err);
         } else {
             st = run_conv(ctx, lc, last_in, next, cl && !last, skip, LP_ACT_RELU, &b, err);
         }
@@ -124,7 +137,7 @@ static lp_status forward(const lp_resnet *m, lp_ctx *ctx, lp_arena *arena, const
         }
         a = b;
     }
-    lp_tensor pooled = lp_tensor_2d(buf[2], LP_F32, n, a.shape[1]);
+    lp_tensor pooled = lp_tensor_on(lp_tensor_2d(buf[2], LP_F32, n, a.shape[1]), x->device);
     if ((st = lp_global_avgpool2d(ctx, &a, &pooled, err)) != LP_OK) return st;
     return lp_linear(ctx, &pooled, &m->fc_weight, &m->fc_bias, LP_ACT_NONE, logits, err);
 }

@@ -45,6 +45,10 @@ struct lp_resnet {
     size_t nowned, capowned;
 };
 
+/* Drops the device copies of m's weights from every backend that uploaded
+ * them (lp_resnet_free calls it; resnet_device.c). */
+void lp_resnet_forget_device_weights(const lp_resnet *m);
+
 /* Appends p to m->owned (frees p and fails when out of memory). */
 lp_status lp_resnet_own(lp_resnet *m, void *p, lp_error *err);
 

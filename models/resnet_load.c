@@ -369,6 +369,7 @@ lp_status lp_resnet_load(const char *dir, lp_resnet **out, lp_error *err) {
 
 void lp_resnet_free(lp_resnet *m) {
     if (!m) return;
+    lp_resnet_forget_device_weights(m);
     for (int i = 0; i < m->nplans; i++) lp_conv2d_plan_free(m->plans[i]);
     free(m->plans);
     for (size_t i = 0; i < m->nowned; i++) free(m->owned[i]);

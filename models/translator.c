@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kernels/backend.h"
+#include "kernels/backend_memory.h"
 #include "models/marian.h"
 #include "pretrained/safetensors.h"
 
@@ -20,8 +21,10 @@ struct lp_translator {
 
 struct lp_translator_session {
     const lp_translator *tr;
+    const lp_marian_model *model; /* tr->model, or view on a device backend */
+    lp_marian_model *view;        /* device weights (lp_marian_for_backend); NULL on the CPU */
     lp_ctx ctx;
-    lp_arena *arena;
+    lp_arena *arena;              /* activations, in the backend's memory */
     lp_tok_workspace *ws;
     int max_batch;
 };
@@ -75,13 +78,19 @@ lp_status lp_translator_session_create_on(const lp_translator *tr, const lp_back
     lp_translator_session *s = calloc(1, sizeof *s);
     if (!s) return lp_fail(err, LP_ERR_NOMEM, "out of memory creating a translator session");
     s->tr = tr;
+    s->model = tr->model;
     s->max_batch = max_batch > 0 ? max_batch : 16;
     lp_status st = lp_ctx_init(&s->ctx, backend, pool, err);
     if (st) {
         free(s);
         return st;
     }
-    s->arena = lp_arena_create((size_t)1 << 20);
+    if ((st = lp_marian_for_backend(tr->model, s->ctx.backend, &s->view, err))) {
+        lp_translator_session_free(s);
+        return st;
+    }
+    if (s->view) s->model = s->view;
+    s->arena = lp_backend_arena_create(s->ctx.backend, (size_t)1 << 20);
     s->ws = lp_tok_workspace_create();
     if (!s->arena || !s->ws) {
         lp_translator_session_free(s);
@@ -93,8 +102,9 @@ lp_status lp_translator_session_create_on(const lp_translator *tr, const lp_back
 
 void lp_translator_session_free(lp_translator_session *s) {
     if (!s) return;
-    lp_ctx_release(&s->ctx);
     lp_arena_destroy(s->arena);
+    lp_marian_free_view(s->view);
+    lp_ctx_release(&s->ctx);
     lp_tok_workspace_destroy(s->ws);
     free(s);
 }
@@ -213,7 +223,7 @@ static lp_status translate_pieces(lp_translator_session *s, pieces *p, const lp_
             src[i] = p->v[order[b + i]].ids;
             lens[i] = p->v[order[b + i]].n;
         }
-        st = lp_marian_generate(s->tr->model, &s->ctx, s->arena, src, lens, k, o, hyps, err);
+        st = lp_marian_generate(s->model, &s->ctx, s->arena, src, lens, k, o, hyps, err);
         lp_arena_reset(s->arena);
         for (size_t i = 0; !st && i < k; i++) p->v[order[b + i]].out = hyps[i];
     }

@@ -100,7 +100,9 @@ int64_t lp_translator_max_source_tokens(const lp_translator *tr);
 lp_status lp_translator_session_create(const lp_translator *tr, lp_threadpool *pool, int max_batch,
                                        lp_translator_session **out, lp_error *err);
 /* The same on a given backend (lp_backend_cpu(), lp_backend_cpu_ref(), or
- * what lp_backend_get chose); the weights stay in host memory. */
+ * what lp_backend_get chose). On a device backend (CUDA) the session's
+ * weights are the backend's device copies (uploaded once per process, shared
+ * by every session) and its activations live in device memory. */
 lp_status lp_translator_session_create_on(const lp_translator *tr, const lp_backend *backend,
                                           lp_threadpool *pool, int max_batch, lp_translator_session **out,
                                           lp_error *err);

@@ -274,6 +274,11 @@ static lp_status cuda_device_weight(const lp_tensor *host, lp_dtype dtype, lp_te
     return lp_cuda_weights_get(w, host, dtype, dev, err);
 }
 
+static void cuda_device_weight_forget(const void *host, size_t bytes) {
+    lp_cuda_weights *w = lp_cuda_weight_cache();
+    if (w) lp_cuda_weights_forget(w, host, bytes);
+}
+
 static const lp_backend CUDA_BACKEND = {
     .name = "cuda",
     .device = LP_DEVICE_CUDA,
@@ -297,6 +302,7 @@ static const lp_backend CUDA_BACKEND = {
     .copy = cuda_copy,
     .synchronize = lp_cuda_rt_synchronize,
     .device_weight = cuda_device_weight,
+    .device_weight_forget = cuda_device_weight_forget,
 };
 
 const lp_backend *lp_cuda_backend_table(void) { return &CUDA_BACKEND; }

@@ -14,7 +14,7 @@
 typedef struct entry {
     const void *host;
     size_t host_bytes;
-    lp_dtype dtype;
+    lp_dtype host_dtype, dtype;
     void *dev;
     struct entry *next;
 } entry;
@@ -85,6 +85,7 @@ static lp_status upload(lp_cuda_weights *w, const lp_tensor *host, lp_dtype dtyp
     }
     e->host = host->data;
     e->host_bytes = lp_tensor_nbytes(host);
+    e->host_dtype = host->dtype;
     e->dtype = dtype;
     e->next = w->head;
     w->head = e;
@@ -114,6 +115,25 @@ lp_status lp_cuda_weights_get(lp_cuda_weights *w, const lp_tensor *host, lp_dtyp
     dev->device.kind = LP_DEVICE_CUDA;
     dev->device.index = 0;
     return LP_OK;
+}
+
+void lp_cuda_weights_forget(lp_cuda_weights *w, const void *host, size_t bytes) {
+    if (!w || !host || !bytes) return;
+    const char *lo = host, *hi = lo + bytes;
+    pthread_mutex_lock(&w->mu);
+    for (entry **p = &w->head; *p;) {
+        entry *e = *p;
+        const char *elo = e->host, *ehi = elo + e->host_bytes;
+        if (elo < hi && lo < ehi) {
+            *p = e->next;
+            w->bytes -= (size_t)(e->host_bytes / lp_dtype_size(e->host_dtype)) * lp_dtype_size(e->dtype);
+            lp_cuda_rt_free(e->dev);
+            free(e);
+        } else {
+            p = &e->next;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
 }
 
 size_t lp_cuda_weights_bytes(lp_cuda_weights *w) {

@@ -25,6 +25,11 @@ void lp_cuda_weights_destroy(lp_cuda_weights *w);
 lp_status lp_cuda_weights_get(lp_cuda_weights *w, const lp_tensor *host, lp_dtype dtype,
                               lp_tensor *dev, lp_error *err);
 
+/* Frees the device copies of every weight whose host bytes overlap
+ * [host, host + bytes) (every dtype): its model is being freed, and a later
+ * one may be loaded at the same addresses. No stream may still read them. */
+void lp_cuda_weights_forget(lp_cuda_weights *w, const void *host, size_t bytes);
+
 /* Device bytes held and uploads made so far. */
 size_t lp_cuda_weights_bytes(lp_cuda_weights *w);
 size_t lp_cuda_weights_uploads(lp_cuda_weights *w);

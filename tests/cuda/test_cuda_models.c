@@ -5,6 +5,14 @@
  * description run on the CPU; the CPU oracle convolution), against the same
  * model on the CPU backend.
  *
+ * The families that keep their weights and activations in device memory
+ * (ResNet, Marian) run on the table exactly as the plugin has it: its device
+ * field says CUDA, so every op front-end refuses a host tensor. Device memory
+ * is host malloc underneath, but a model that still handed a host tensor
+ * (weights, activations, inputs) to an op would fail here with "... lives on
+ * another device ...", as it would be an illegal address on a GPU.
+ * test_host_tensor_refused proves the refusal is real.
+ *
  *   - every BERT-family fixture in tests/fixtures/bert (BERT, DistilBERT,
  *     RoBERTa, XLM-R classifiers; sentence-transformers cls/max and
  *     mean/normalize embedders), a batch of mixed lengths (1 .. 19 tokens,
@@ -32,8 +40,10 @@
 
 #include "kernels/backend.h"
 #include "kernels/cuda/cuda_runtime_glue.h"
+#include "kernels/cuda/weight_cache.h"
 #include "models/encoder.h"
 #include "models/image_classifier.h"
+#include "models/translator.h"
 #include "tests/test_util.h"
 
 static lp_backend g_emu; /* the CUDA table, device = host memory */
@@ -138,27 +148,41 @@ static void run_resnet(const char *name, const char *dir) {
     lp_rng_fill_normal(&g_rng, x, (size_t)(n * 3 * h * w), 1.0f);
     float *want = malloc(sizeof *want * (size_t)(n * classes));
     float *got = malloc(sizeof *got * (size_t)(n * classes));
-    lp_image_session *cpu = NULL, *cuda = NULL;
+    lp_image_session *cpu = NULL, *cuda = NULL, *cuda2 = NULL;
     CHECK_OK(lp_image_session_create(c, lp_backend_cpu(), NULL, &cpu, &err), &err);
-    CHECK_OK(lp_image_session_create(c, &g_emu, NULL, &cuda, &err), &err);
+    size_t uploads = lp_cuda_weights_uploads(lp_cuda_weight_cache());
+    size_t held = lp_cuda_weights_bytes(lp_cuda_weight_cache());
+    CHECK_OK(lp_image_session_create(c, lp_cuda_backend_table(), NULL, &cuda, &err), &err);
+    size_t first = lp_cuda_weights_uploads(lp_cuda_weight_cache());
+    /* a second session (another worker) shares the first one's device weights */
+    CHECK_OK(lp_image_session_create(c, lp_cuda_backend_table(), NULL, &cuda2, &err), &err);
+    CHECK_MSG(first > uploads && lp_cuda_weights_uploads(lp_cuda_weight_cache()) == first,
+              "%s: uploads %zu -> %zu -> %zu (one per weight, once per process)", name, uploads, first,
+              lp_cuda_weights_uploads(lp_cuda_weight_cache()));
     if (cuda) CHECK_OK(lp_image_session_enable_profile(cuda, true, &err), &err);
-    if (cpu && cuda) {
+    if (cpu && cuda && cuda2) {
         lp_tensor tx = lp_tensor_4d(x, LP_F32, n, 3, h, w);
         for (int probs = 0; probs < 2; probs++) {
             lp_tensor tw = lp_tensor_2d(want, LP_F32, n, classes), tg = lp_tensor_2d(got, LP_F32, n, classes);
             CHECK_OK(lp_image_session_forward(cpu, &tx, !probs, &tw, &err), &err);
-            CHECK_OK(lp_image_session_forward(cuda, &tx, !probs, &tg, &err), &err);
+            CHECK_OK(lp_image_session_forward(probs ? cuda2 : cuda, &tx, !probs, &tg, &err), &err);
             char what[96];
             snprintf(what, sizeof what, "%s (%s)", name, probs ? "probs" : "logits");
             compare(what, got, want, n, classes);
         }
         const lp_op_profile *prof = lp_image_session_profile(cuda);
         CHECK(prof && prof[LP_OP_CONV2D].calls > 0 && prof[LP_OP_MAXPOOL2D].calls > 0 &&
-              prof[LP_OP_GLOBAL_AVGPOOL2D].calls > 0 && prof[LP_OP_SOFTMAX].calls > 0);
+              prof[LP_OP_GLOBAL_AVGPOOL2D].calls > 0 && prof[LP_OP_LINEAR].calls > 0);
     }
     lp_image_session_free(cpu);
     lp_image_session_free(cuda);
+    lp_image_session_free(cuda2);
     lp_image_classifier_free(c);
+    /* freeing the model drops its device copies (a later model may get the
+     * same host addresses) */
+    CHECK_MSG(lp_cuda_weights_bytes(lp_cuda_weight_cache()) == held,
+              "%s: the weight cache holds %zu bytes after the model was freed, %zu before it was used", name,
+              lp_cuda_weights_bytes(lp_cuda_weight_cache()), held);
     free(x);
     free(want);
     free(got);
@@ -174,10 +198,113 @@ static void test_resnets(void) {
     }
 }
 
-/* The table as the plugin has it (tensors in device memory): the op
- * front-ends refuse the models' host-memory weights and activations with a
- * message, so they never reach a kernel. */
-static void test_host_tensors_refused(void) {
+/* ---- Marian ----------------------------------------------------------- */
+
+/* Translations of the same texts on the CPU and on the device-tagged CUDA
+ * table: the same ids (the search is exact up to float ties, and the fixture
+ * has none at these lengths) and scores within 1e-5 (1 + |score|). */
+static void run_marian(const char *name, const char *dir, const char *const *texts, size_t n) {
+    lp_error err = {0};
+    lp_translator *tr = NULL;
+    CHECK_OK(lp_translator_load(dir, &tr, &err), &err);
+    if (!tr) return;
+    lp_translator_session *cpu = NULL, *cuda = NULL;
+    size_t held = lp_cuda_weights_bytes(lp_cuda_weight_cache());
+    /* batches of 2: several generate calls per session, and a batch whose
+     * sentences finish apart (the batch compacts) */
+    CHECK_OK(lp_translator_session_create_on(tr, lp_backend_cpu(), NULL, 2, &cpu, &err), &err);
+    CHECK_OK(lp_translator_session_create_on(tr, lp_cuda_backend_table(), NULL, 2, &cuda, &err), &err);
+    CHECK_MSG(lp_cuda_weights_bytes(lp_cuda_weight_cache()) > held, "%s: no weights were uploaded", name);
+    lp_translate_text *in = calloc(n, sizeof *in);
+    for (size_t i = 0; i < n; i++) in[i] = (lp_translate_text){texts[i], strlen(texts[i])};
+    static const int beams[] = {1, 4, 3};
+    for (size_t b = 0; cpu && cuda && b < sizeof beams / sizeof *beams; b++) {
+        lp_translate_options o = lp_translator_default_options(tr);
+        o.num_beams = beams[b];
+        /* greedy runs past the caches' first 16 positions (they grow) */
+        o.max_new_tokens = b == 0 ? 20 : 9;
+        o.early_stopping = b != 2;
+        lp_translation *want = calloc(n, sizeof *want), *got = calloc(n, sizeof *got);
+        lp_status s1 = lp_translate_texts(cpu, in, n, &o, want, &err);
+        CHECK_OK(s1, &err);
+        lp_status s2 = s1 ? s1 : lp_translate_texts(cuda, in, n, &o, got, &err);
+        CHECK_OK(s2, &err);
+        double most = 0;
+        size_t shortest = 99, longest = 0;
+        for (size_t i = 0; i < n && !s1 && !s2; i++) {
+            CHECK_MSG(got[i].n_ids == want[i].n_ids &&
+                          (!want[i].n_ids || !memcmp(got[i].ids, want[i].ids, want[i].n_ids * sizeof *want[i].ids)),
+                      "%s beams %d text %zu: %zu ids on cuda, %zu on the cpu", name, beams[b], i, got[i].n_ids,
+                      want[i].n_ids);
+            double diff = fabs((double)got[i].score - want[i].score);
+            CHECK_MSG(diff <= 1e-5 * (1 + fabs(want[i].score)), "%s beams %d text %zu: score %.7g vs %.7g", name,
+                      beams[b], i, got[i].score, want[i].score);
+            most = fmax(most, diff);
+            if (want[i].n_ids < shortest) shortest = want[i].n_ids;
+            if (want[i].n_ids > longest) longest = want[i].n_ids;
+        }
+        printf("  %-14s beams %d: %zu texts, same ids (%zu .. %zu), max |score diff| %.2e\n", name, beams[b], n,
+               shortest, longest, most);
+        if (!s1) lp_translations_free(want, n);
+        if (!s2) lp_translations_free(got, n);
+        free(want);
+        free(got);
+    }
+    free(in);
+    lp_translator_session_free(cpu);
+    lp_translator_session_free(cuda);
+    lp_translator_free(tr);
+    CHECK_MSG(lp_cuda_weights_bytes(lp_cuda_weight_cache()) == held,
+              "%s: the weight cache holds %zu bytes after the model was freed, %zu before", name,
+              lp_cuda_weights_bytes(lp_cuda_weight_cache()), held);
+}
+
+static void test_marians(void) {
+    static const char *const zh[] = {"嗨。", "你在哪儿?", "我没有疑问。", "他准时来了。", "今天天气很好，我们去公园散步吧。"};
+    static const char *const en[] = {"Hi.", "Where are you?", "I have no doubt.", "He came on time.",
+                                     "The weather is nice today, let's take a walk in the park."};
+    char dir[4096];
+    run_marian("zh-en-tiny", lp_test_source_path("tests/fixtures/marian/zh-en-tiny", dir, sizeof dir), zh, 5);
+    run_marian("en-zh-tiny", lp_test_source_path("tests/fixtures/marian/en-zh-tiny", dir, sizeof dir), en, 5);
+}
+
+/* The table as the plugin has it (tensors in device memory): a host tensor
+ * handed to an op is refused with a message, so it never reaches a kernel.
+ * Without this the device-tagged runs above could pass vacuously. */
+static void test_host_tensor_refused(void) {
+    lp_error err = {0};
+    lp_ctx ctx;
+    CHECK_OK(lp_ctx_init(&ctx, lp_cuda_backend_table(), NULL, &err), &err);
+    float host[6] = {1, 2, 3, 4, 5, 6};
+    float *dev = NULL;
+    CHECK_OK(lp_cuda_backend_table()->device_alloc(sizeof host * 2, (void **)&dev, &err), &err);
+    if (!dev) return;
+    lp_tensor h = lp_tensor_2d(host, LP_F32, 2, 3), d = lp_tensor_2d(dev, LP_F32, 2, 3);
+    d.device.kind = LP_DEVICE_CUDA;
+    lp_status st = lp_add(&ctx, &d, &h, LP_ACT_NONE, &d, &err);
+    CHECK_MSG(st == LP_ERR_INVALID_ARG && strstr(err.msg, "device"), "add with a host b: %s", err.msg);
+    printf("  a host tensor on the device-tagged table: %s\n", err.msg);
+    lp_error_clear(&err);
+    lp_tensor out = lp_tensor_2d(dev + 6, LP_F32, 2, 2);
+    out.device.kind = LP_DEVICE_CUDA;
+    lp_tensor w = lp_tensor_2d(host, LP_F32, 2, 3);
+    st = lp_linear(&ctx, &d, &w, NULL, LP_ACT_NONE, &out, &err);
+    CHECK_MSG(st == LP_ERR_INVALID_ARG && strstr(err.msg, "device"), "linear with a host weight: %s", err.msg);
+    printf("  a host weight on the device-tagged table: %s\n", err.msg);
+    lp_error_clear(&err);
+    /* and the same call with device tensors goes through (emulated device
+     * memory is host memory, so the test may look) */
+    memcpy(dev, host, sizeof host);
+    lp_tensor d2 = d;
+    CHECK_OK(lp_add(&ctx, &d, &d2, LP_ACT_NONE, &d, &err), &err);
+    CHECK(dev[0] == 2 && dev[5] == 12);
+    lp_cuda_backend_table()->device_free(dev);
+    lp_ctx_release(&ctx);
+}
+
+/* The BERT family still keeps its weights and activations in host memory:
+ * on the table as the plugin has it, its host tensors are refused. */
+static void test_encoder_host_tensors_refused(void) {
     lp_error err = {0};
     char dir[4096];
     lp_encoder *enc = NULL;
@@ -196,24 +323,6 @@ static void test_host_tensors_refused(void) {
     }
     lp_encoder_session_free(s);
     lp_encoder_free(enc);
-
-    lp_image_classifier *c = NULL;
-    CHECK_OK(lp_image_classifier_load(lp_test_source_path("tests/fixtures/resnet/tv_basic", dir, sizeof dir), NULL, &c,
-                                      &err),
-             &err);
-    lp_image_session *is = NULL;
-    if (c) CHECK_OK(lp_image_session_create(c, lp_cuda_backend_table(), NULL, &is, &err), &err);
-    if (is) {
-        float x[3 * 32 * 32] = {0}, out[16];
-        lp_tensor tx = lp_tensor_4d(x, LP_F32, 1, 3, 32, 32);
-        lp_tensor to = lp_tensor_2d(out, LP_F32, 1, lp_image_classifier_num_classes(c));
-        lp_status st = lp_image_session_forward(is, &tx, true, &to, &err);
-        CHECK_MSG(st == LP_ERR_INVALID_ARG && strstr(err.msg, "device"), "%s", err.msg);
-        printf("  resnet on the plugin's table: %s\n", err.msg);
-        lp_error_clear(&err);
-    }
-    lp_image_session_free(is);
-    lp_image_classifier_free(c);
 }
 
 int main(void) {
@@ -223,10 +332,13 @@ int main(void) {
     g_emu.device = LP_DEVICE_CPU;
     printf("encoders (tests/fixtures/bert) through the emulated CUDA backend:\n");
     test_encoders();
-    printf("resnets (tests/fixtures/resnet) through the emulated CUDA backend:\n");
+    printf("resnets (tests/fixtures/resnet) on the emulated CUDA backend, device memory:\n");
     test_resnets();
-    printf("host tensors on the CUDA table as the plugin has it:\n");
-    test_host_tensors_refused();
+    printf("marian translators (tests/fixtures/marian) on the emulated CUDA backend, device memory:\n");
+    test_marians();
+    printf("host tensors on the CUDA table as the plugin has it (device field CUDA):\n");
+    test_host_tensor_refused();
+    test_encoder_host_tensors_refused();
     char dir[4096];
     if (lp_test_minilm_dir(dir, sizeof dir)) {
         printf("all-MiniLM-L6-v2 (%s):\n", dir);
