@@ -20,4 +20,11 @@ lp_status lp_gemm_op_check_matrix(const char *op, const char *arg, const lp_tens
 /* Whether the memory two tensors can touch intersects. */
 bool lp_gemm_op_overlaps(const lp_tensor *a, const lp_tensor *b);
 
+/* lp_linear's arguments: x [..., in], weight [out_features, in] (rows
+ * dense), bias [out_features] or NULL, out [..., out_features] contiguous and
+ * not overlapping an input. Shared with lp_linear_plan_run. */
+lp_status lp_gemm_op_check_linear(const lp_ctx *ctx, const lp_tensor *x, const lp_tensor *weight,
+                                  const lp_tensor *bias, lp_activation act, const lp_tensor *out,
+                                  lp_error *err);
+
 #endif

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(LP_GEMM_DNNL)
@@ -124,8 +125,8 @@ lp_status lp_gemm_batched_unfused(lp_ctx *ctx, const lp_gemm_batched *g, lp_erro
                                                  lda, b, ldb, 0.0f, c, g->c_row_stride, err);
                     if (st != LP_OK) return st;
                 }
-                lp_gemm_epilogue_parallel(ctx, c, g->c_row_stride, g->m, g->n, g->bias, NULL, NULL,
-                                          0, g->act);
+                lp_gemm_epilogue_parallel(ctx, c, g->c_row_stride, g->m, g->n, g->bias, NULL,
+                                          g->residual, g->residual_row_stride, g->act);
             }
     return LP_OK;
 }
@@ -165,17 +166,26 @@ static dnnl_alg_kind_t eltwise_alg(lp_activation act) {
     return dnnl_alg_kind_undef;
 }
 
+/* The memories of one call, in the order fused_build fills md[] */
+enum { F_SRC, F_WEIGHTS, F_DST, F_BIAS, F_RESIDUAL, F_SCRATCH, F_COUNT };
+
 typedef struct fused_call {
     dnnl_primitive_attr_t attr;
     dnnl_post_ops_t post_ops;
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
     dnnl_stream_t stream;
-    dnnl_memory_t mem[5]; /* src, weights, dst, bias, scratchpad */
+    dnnl_memory_t mem[F_COUNT];
 } fused_call;
 
+struct lp_gemm_packed {
+    dnnl_memory_desc_t md; /* the blocked layout of B [k, n] */
+    void *data;
+    size_t bytes;
+};
+
 static void fused_release(fused_call *f) {
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < F_COUNT; i++)
         if (f->mem[i]) dnnl_memory_destroy(f->mem[i]);
     if (f->stream) dnnl_stream_destroy(f->stream);
     if (f->prim) dnnl_primitive_destroy(f->prim);
@@ -184,12 +194,39 @@ static void fused_release(fused_call *f) {
     if (f->attr) dnnl_primitive_attr_destroy(f->attr);
 }
 
-/* Builds the descriptors and the primitive; dnnl_unimplemented when oneDNN
- * would only run its slow reference kernel for this layout. */
+/* A plain memory descriptor of nd dims with the given strides (size-1 dims tidied). */
+static dnnl_status_t strided_md(dnnl_memory_desc_t *md, int nd, const dnnl_dims_t dims,
+                                dnnl_dims_t strides) {
+    tidy_strides(nd, dims, strides);
+    return dnnl_memory_desc_init_by_strides(md, nd, dims, dnnl_f32, strides);
+}
+
+/* The attributes: alpha as the output scale, then the residual (binary
+ * add) and the activation, in the order lp_gemm_batched defines. */
+static dnnl_status_t fused_attr(const lp_gemm_batched *g, const dnnl_memory_desc_t *residual_md,
+                                fused_call *f) {
+    dnnl_status_t st;
+    if ((st = dnnl_primitive_attr_create(&f->attr))) return st;
+    if ((st = dnnl_primitive_attr_set_scratchpad_mode(f->attr, dnnl_scratchpad_mode_user)))
+        return st;
+    if (g->alpha != 1.0f && (st = dnnl_primitive_attr_set_output_scales(f->attr, 1, 0, &g->alpha)))
+        return st;
+    if ((st = dnnl_post_ops_create(&f->post_ops))) return st;
+    if (g->residual &&
+        (st = dnnl_post_ops_append_binary(f->post_ops, dnnl_binary_add, residual_md)))
+        return st;
+    if (g->act != LP_ACT_NONE &&
+        (st = dnnl_post_ops_append_eltwise(f->post_ops, 1.0f, eltwise_alg(g->act), 0.0f, 0.0f)))
+        return st;
+    return dnnl_primitive_attr_set_post_ops(f->attr, f->post_ops);
+}
+
+/* Builds the descriptors (md[F_SRC .. F_RESIDUAL]) and the primitive;
+ * dnnl_unimplemented when oneDNN would only run its slow reference kernel. */
 static dnnl_status_t fused_build(const lp_gemm_batched *g, int nthreads, fused_call *f,
                                  dnnl_memory_desc_t *md) {
     int nd = g->nbatch + 2;
-    dnnl_dims_t ad, bd, cd, as, bs, cs, biasd, biass;
+    dnnl_dims_t ad, bd, cd, as, bs, cs, biasd, biass, rs;
     for (int d = 0; d < g->nbatch; d++) {
         ad[d] = cd[d] = g->batch[d];
         bd[d] = g->b_batch_stride[d] == 0 ? 1 : g->batch[d];
@@ -204,9 +241,7 @@ static dnnl_status_t fused_build(const lp_gemm_batched *g, int nthreads, fused_c
             bs[nd - 1] = g->b_col_stride;
     cd[nd - 2] = g->m, cd[nd - 1] = g->n, cs[nd - 2] = g->c_row_stride, cs[nd - 1] = 1;
     biasd[nd - 2] = 1, biasd[nd - 1] = g->n;
-    tidy_strides(nd, ad, as);
-    tidy_strides(nd, bd, bs);
-    tidy_strides(nd, cd, cs);
+    rs[0] = g->residual_row_stride, rs[1] = 1;
     int64_t dense = 1;
     for (int d = nd - 1; d >= 0; d--) {
         biass[d] = dense;
@@ -214,24 +249,17 @@ static dnnl_status_t fused_build(const lp_gemm_batched *g, int nthreads, fused_c
     }
 
     dnnl_status_t st;
-    if ((st = dnnl_memory_desc_init_by_strides(&md[0], nd, ad, dnnl_f32, as))) return st;
-    if ((st = dnnl_memory_desc_init_by_strides(&md[1], nd, bd, dnnl_f32, bs))) return st;
-    if ((st = dnnl_memory_desc_init_by_strides(&md[2], nd, cd, dnnl_f32, cs))) return st;
-    if ((st = dnnl_memory_desc_init_by_strides(&md[3], nd, biasd, dnnl_f32, biass))) return st;
+    if ((st = strided_md(&md[F_SRC], nd, ad, as))) return st;
+    if (g->b_packed) md[F_WEIGHTS] = g->b_packed->md;
+    else if ((st = strided_md(&md[F_WEIGHTS], nd, bd, bs))) return st;
+    if ((st = strided_md(&md[F_DST], nd, cd, cs))) return st;
+    if ((st = dnnl_memory_desc_init_by_strides(&md[F_BIAS], nd, biasd, dnnl_f32, biass))) return st;
+    if (g->residual && (st = strided_md(&md[F_RESIDUAL], nd, cd, rs))) return st;
     dnnl_matmul_desc_t desc;
-    if ((st = dnnl_matmul_desc_init(&desc, &md[0], &md[1], g->bias ? &md[3] : NULL, &md[2])))
+    if ((st = dnnl_matmul_desc_init(&desc, &md[F_SRC], &md[F_WEIGHTS], g->bias ? &md[F_BIAS] : NULL,
+                                    &md[F_DST])))
         return st;
-
-    if ((st = dnnl_primitive_attr_create(&f->attr))) return st;
-    if ((st = dnnl_primitive_attr_set_scratchpad_mode(f->attr, dnnl_scratchpad_mode_user)))
-        return st;
-    if (g->alpha != 1.0f && (st = dnnl_primitive_attr_set_output_scales(f->attr, 1, 0, &g->alpha)))
-        return st;
-    if ((st = dnnl_post_ops_create(&f->post_ops))) return st;
-    if (g->act != LP_ACT_NONE &&
-        (st = dnnl_post_ops_append_eltwise(f->post_ops, 1.0f, eltwise_alg(g->act), 0.0f, 0.0f)))
-        return st;
-    if ((st = dnnl_primitive_attr_set_post_ops(f->attr, f->post_ops))) return st;
+    if ((st = fused_attr(g, &md[F_RESIDUAL], f))) return st;
 
     /* The team size is part of oneDNN's primitive cache key: set it first. */
     set_library_threads(nthreads);
@@ -247,11 +275,15 @@ static dnnl_status_t fused_run(lp_ctx *ctx, const lp_gemm_batched *g, fused_call
                                const dnnl_memory_desc_t *md) {
     dnnl_status_t st;
     /* oneDNN takes non-const handles; it only reads inputs. */
-    void *ptr[4] = {(void *)g->a, (void *)g->b, g->c, (void *)g->bias};
-    dnnl_exec_arg_t args[5];
+    void *ptr[F_SCRATCH] = {(void *)g->a, g->b_packed ? g->b_packed->data : (void *)g->b, g->c,
+                            (void *)g->bias, (void *)g->residual};
+    static const int arg_ids[F_SCRATCH] = {
+        DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS,
+        DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1};
+    dnnl_exec_arg_t args[F_COUNT];
     int nargs = 0;
-    static const int arg_ids[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
-    for (int i = 0; i < (g->bias ? 4 : 3); i++) {
+    for (int i = 0; i < F_SCRATCH; i++) {
+        if (!ptr[i]) continue; /* no bias, no residual */
         if ((st = dnnl_memory_create(&f->mem[i], &md[i], engine, ptr[i]))) return st;
         args[nargs++] = (dnnl_exec_arg_t){arg_ids[i], f->mem[i]};
     }
@@ -261,8 +293,8 @@ static dnnl_status_t fused_run(lp_ctx *ctx, const lp_gemm_batched *g, fused_call
     if (scratch_bytes) {
         void *scratch = lp_arena_alloc(ctx->scratch, scratch_bytes);
         if (!scratch) return dnnl_out_of_memory;
-        if ((st = dnnl_memory_create(&f->mem[4], scratch_md, engine, scratch))) return st;
-        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, f->mem[4]};
+        if ((st = dnnl_memory_create(&f->mem[F_SCRATCH], scratch_md, engine, scratch))) return st;
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, f->mem[F_SCRATCH]};
     }
     if ((st = dnnl_stream_create(&f->stream, engine, dnnl_stream_default_flags))) return st;
     if ((st = dnnl_primitive_execute(f->prim, f->stream, nargs, args))) return st;
@@ -270,8 +302,10 @@ static dnnl_status_t fused_run(lp_ctx *ctx, const lp_gemm_batched *g, fused_call
 }
 
 lp_status lp_gemm_fused(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
-    /* oneDNN's output scale would also scale the bias; lepton never asks for both. */
-    if (g->nbatch > 3 || (g->bias && g->alpha != 1.0f) || g->m <= 0 || g->n <= 0 || g->k <= 0)
+    /* oneDNN's output scale would also scale the bias and the residual;
+     * lepton never asks for both. */
+    if (g->nbatch > 3 || ((g->bias || g->residual) && g->alpha != 1.0f) ||
+        (g->residual && g->nbatch) || g->m <= 0 || g->n <= 0 || g->k <= 0)
         return LP_ERR_UNSUPPORTED;
     pthread_once(&engine_once, engine_init);
     if (engine_status != dnnl_success)
@@ -279,7 +313,8 @@ lp_status lp_gemm_fused(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
                        (int)engine_status);
     fused_call f;
     memset(&f, 0, sizeof f);
-    dnnl_memory_desc_t md[4];
+    dnnl_memory_desc_t md[F_SCRATCH];
+    memset(md, 0, sizeof md);
     dnnl_status_t st = fused_build(g, lp_gemm_threads(ctx), &f, md);
     if (st != dnnl_success) {
         fused_release(&f);
@@ -295,11 +330,104 @@ lp_status lp_gemm_fused(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
     return LP_OK;
 }
 
+/* ---- packed weights -------------------------------------------------------- */
+
+/* The layout the matmul kernels ask for when free to choose. It does not
+ * depend on the rows (checked for 1 .. 4000 on oneDNN 2.6), so any m will do. */
+static dnnl_status_t preferred_weights_md(int64_t n, int64_t k, dnnl_memory_desc_t *out) {
+    dnnl_memory_desc_t src, any, dst;
+    dnnl_dims_t sd = {16, k}, wd = {k, n}, dd = {16, n};
+    dnnl_status_t st;
+    if ((st = dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_f32, dnnl_ab)) ||
+        (st = dnnl_memory_desc_init_by_tag(&any, 2, wd, dnnl_f32, dnnl_format_tag_any)) ||
+        (st = dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab)))
+        return st;
+    dnnl_matmul_desc_t desc;
+    if ((st = dnnl_matmul_desc_init(&desc, &src, &any, NULL, &dst))) return st;
+    dnnl_primitive_desc_t pd;
+    if ((st = dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL))) return st;
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl ||
+        strncmp(impl, "ref", 3) == 0)
+        st = dnnl_unimplemented;
+    else
+        *out = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+/* One reorder from the plain transposed weight into p's layout. */
+static dnnl_status_t reorder_into(const float *w, int64_t n, int64_t k, int64_t ldw,
+                                  lp_gemm_packed *p) {
+    dnnl_memory_desc_t plain;
+    dnnl_dims_t dims = {k, n}, strides = {1, ldw}; /* B[p][j] = W[j][p] */
+    dnnl_status_t st;
+    if ((st = strided_md(&plain, 2, dims, strides))) return st;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_memory_t from = NULL, to = NULL;
+    dnnl_stream_t stream = NULL;
+    if (!(st = dnnl_reorder_primitive_desc_create(&pd, &plain, engine, &p->md, engine, NULL)) &&
+        !(st = dnnl_primitive_create(&prim, pd)) &&
+        !(st = dnnl_memory_create(&from, &plain, engine, (void *)w)) &&
+        !(st = dnnl_memory_create(&to, &p->md, engine, p->data)) &&
+        !(st = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags))) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+        if (!(st = dnnl_primitive_execute(prim, stream, 2, args))) st = dnnl_stream_wait(stream);
+    }
+    if (stream) dnnl_stream_destroy(stream);
+    if (to) dnnl_memory_destroy(to);
+    if (from) dnnl_memory_destroy(from);
+    if (prim) dnnl_primitive_destroy(prim);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+lp_gemm_packed *lp_gemm_pack_weights(const float *w, int64_t n, int64_t k, int64_t ldw) {
+    if (!w || n <= 0 || k <= 0 || ldw < k) return NULL;
+    pthread_once(&engine_once, engine_init);
+    if (engine_status != dnnl_success) return NULL;
+    lp_gemm_packed *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    if (preferred_weights_md(n, k, &p->md) != dnnl_success) goto fail;
+    p->bytes = dnnl_memory_desc_get_size(&p->md);
+    /* 64-byte rows for the kernels' aligned loads */
+    if (!p->bytes || posix_memalign(&p->data, 64, p->bytes)) {
+        p->data = NULL;
+        goto fail;
+    }
+    if (reorder_into(w, n, k, ldw, p) != dnnl_success) goto fail;
+    return p;
+fail:
+    lp_gemm_packed_free(p);
+    return NULL;
+}
+
+void lp_gemm_packed_free(lp_gemm_packed *p) {
+    if (!p) return;
+    free(p->data);
+    free(p);
+}
+
+size_t lp_gemm_packed_bytes(const lp_gemm_packed *p) { return p ? p->bytes : 0; }
+
 #else /* OpenBLAS has no fused epilogue */
 
 lp_status lp_gemm_fused(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
     (void)ctx, (void)g, (void)err;
     return LP_ERR_UNSUPPORTED;
+}
+
+lp_gemm_packed *lp_gemm_pack_weights(const float *w, int64_t n, int64_t k, int64_t ldw) {
+    (void)w, (void)n, (void)k, (void)ldw;
+    return NULL;
+}
+
+void lp_gemm_packed_free(lp_gemm_packed *p) { (void)p; }
+
+size_t lp_gemm_packed_bytes(const lp_gemm_packed *p) {
+    (void)p;
+    return 0;
 }
 
 #endif

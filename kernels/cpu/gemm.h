@@ -27,8 +27,20 @@ lp_status lp_gemm_sgemm(int nthreads, bool trans_a, bool trans_b, int64_t m, int
                         float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                         float beta, float *c, int64_t ldc, lp_error *err);
 
+/* A linear layer's weight reordered once into the blocked layout oneDNN's
+ * matmul kernels read fastest (the layout does not depend on the number of
+ * rows, so one copy serves every batch). Immutable; shared by threads. */
+typedef struct lp_gemm_packed lp_gemm_packed;
+
+/* Packs B = W^T for a weight W [n, k] with row stride ldw. NULL when the
+ * library has no packed kernel (OpenBLAS, or oneDNN refusing the shape) or
+ * memory ran out: the caller then runs with W itself. */
+lp_gemm_packed *lp_gemm_pack_weights(const float *w, int64_t n, int64_t k, int64_t ldw);
+void lp_gemm_packed_free(lp_gemm_packed *p);
+size_t lp_gemm_packed_bytes(const lp_gemm_packed *p);
+
 /* A batched matrix product with the linear-layer epilogue fused:
- *   c[i] = act(alpha * a[i] x b[i] + bias)
+ *   c[i] = act(alpha * a[i] x b[i] + bias + residual)
  * over up to three batch dims. Element (r, p) of a[i] is at
  * a + sum(i_d * a_batch_stride[d]) + r * a_row_stride + p * a_col_stride, so a
  * transpose is a pair of swapped strides; likewise b (a batch stride 0 shares
@@ -45,7 +57,14 @@ typedef struct lp_gemm_batched {
     int64_t c_batch_stride[3], c_row_stride;
     float alpha;
     const float *bias; /* [n] or NULL */
+    /* m x n, rows residual_row_stride apart, or NULL; only without batch
+     * dims, and not overlapping c */
+    const float *residual;
+    int64_t residual_row_stride;
     lp_activation act;
+    /* b reordered by lp_gemm_pack_weights, or NULL. Only the fused form reads
+     * it (b itself must still be valid for the unfused form). */
+    const lp_gemm_packed *b_packed;
 } lp_gemm_batched;
 
 /* Runs g as one library call with the epilogue inside the GEMM kernel, on the
