@@ -88,9 +88,9 @@ static lp_status layer(const lp_bert_model *m, const lp_bert_layer *L, lp_ctx *c
     lp_status st;
     if ((st = arena_f32(arena, 3, hs, &q, err)) || (st = arena_f32(arena, 3, hs, &k, err)) ||
         (st = arena_f32(arena, 3, hs, &v, err)) || (st = arena_f32(arena, 3, hs, &attn, err)) ||
-        (st = lp_linear(ctx, x, &L->query.weight, &L->query.bias, LP_ACT_NONE, &q, err)) ||
-        (st = lp_linear(ctx, x, &L->key.weight, &L->key.bias, LP_ACT_NONE, &k, err)) ||
-        (st = lp_linear(ctx, x, &L->value.weight, &L->value.bias, LP_ACT_NONE, &v, err)))
+        (st = lp_linear_plan_run(ctx, L->query.plan, x, NULL, LP_ACT_NONE, &q, err)) ||
+        (st = lp_linear_plan_run(ctx, L->key.plan, x, NULL, LP_ACT_NONE, &k, err)) ||
+        (st = lp_linear_plan_run(ctx, L->value.plan, x, NULL, LP_ACT_NONE, &v, err)))
         return st;
     lp_tensor qh = split_heads(&q, c->num_heads), kh = split_heads(&k, c->num_heads);
     lp_tensor vh = split_heads(&v, c->num_heads), oh = split_heads(&attn, c->num_heads);
@@ -99,16 +99,14 @@ static lp_status layer(const lp_bert_model *m, const lp_bert_layer *L, lp_ctx *c
     if ((st = lp_attention(ctx, &qh, &kh, &vh, &mask, scale, &oh, err))) return st;
     /* attention output: dense, dropout (identity), + residual, LayerNorm; q is free again */
     a = q;
-    if ((st = lp_linear(ctx, &attn, &L->attn_out.weight, &L->attn_out.bias, LP_ACT_NONE, &a, err)) ||
-        (st = lp_add(ctx, &a, x, LP_ACT_NONE, &a, err)) ||
+    if ((st = lp_linear_plan_run(ctx, L->attn_out.plan, &attn, x, LP_ACT_NONE, &a, err)) ||
         (st = lp_layer_norm(ctx, &a, &L->attn_norm.gamma, &L->attn_norm.beta, c->layer_norm_eps, &a,
                             err)))
         return st;
     /* feed-forward: act(a W1 + b1) W2 + b2, + residual, LayerNorm */
     if ((st = arena_f32(arena, 3, is, &f, err)) ||
-        (st = lp_linear(ctx, &a, &L->ffn_in.weight, &L->ffn_in.bias, c->hidden_act, &f, err)) ||
-        (st = lp_linear(ctx, &f, &L->ffn_out.weight, &L->ffn_out.bias, LP_ACT_NONE, out, err)) ||
-        (st = lp_add(ctx, out, &a, LP_ACT_NONE, out, err)) ||
+        (st = lp_linear_plan_run(ctx, L->ffn_in.plan, &a, NULL, c->hidden_act, &f, err)) ||
+        (st = lp_linear_plan_run(ctx, L->ffn_out.plan, &f, &a, LP_ACT_NONE, out, err)) ||
         (st = lp_layer_norm(ctx, out, &L->ffn_norm.gamma, &L->ffn_norm.beta, c->layer_norm_eps, out,
                             err)))
         return st;

@@ -2,12 +2,14 @@
 #ifndef LP_MODELS_BERT_INTERNAL_H
 #define LP_MODELS_BERT_INTERNAL_H
 
+#include "kernels/linear_plan.h"
 #include "models/bert.h"
 #include "pretrained/safetensors.h"
 
 typedef struct lp_bert_linear {
-    lp_tensor weight; /* [out, in] */
-    lp_tensor bias;   /* [out] */
+    lp_tensor weight;     /* [out, in] */
+    lp_tensor bias;       /* [out] */
+    lp_linear_plan *plan; /* the encoder layers' linears run through it; NULL for the head */
 } lp_bert_linear;
 
 typedef struct lp_bert_norm {

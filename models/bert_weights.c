@@ -93,6 +93,17 @@ static lp_status get_linear(loader *l, const char *name, int64_t out_f, int64_t 
     return st ? st : get_named(l, b, 1, &out_f, &lin->bias, err);
 }
 
+/* A linear layer of the encoder: run many times, so through a plan (its
+ * weight packed for the CPU's GEMM kernel on first use). */
+static lp_status get_planned_linear(loader *l, const char *name, int64_t out_f, int64_t in_f,
+                                    lp_bert_linear *lin, lp_error *err) {
+    lp_status st = get_linear(l, name, out_f, in_f, lin, err);
+    if (st) return st;
+    if ((st = lp_linear_plan_create(&lin->weight, &lin->bias, &lin->plan, err)))
+        return lp_fail(err, st, "%s: %s", name, err->msg);
+    return LP_OK;
+}
+
 /* LayerNorm.weight/bias, or the gamma/beta of checkpoints from TF-era code. */
 static lp_status get_norm(loader *l, const char *name, lp_bert_norm *n, lp_error *err) {
     char g[NAME_MAX_LEN], b[NAME_MAX_LEN], full[NAME_MAX_LEN];
@@ -115,7 +126,7 @@ static lp_status load_bert_layers(loader *l, lp_error *err) {
         lp_status st;
 #define LIN(field, suffix, o, in)                                  \
     snprintf(n, sizeof n, "%s%s", p, suffix);                      \
-    if ((st = get_linear(l, n, o, in, &L->field, err))) return st;
+    if ((st = get_planned_linear(l, n, o, in, &L->field, err))) return st;
 #define NORM(field, suffix)                                        \
     snprintf(n, sizeof n, "%s%s", p, suffix);                      \
     if ((st = get_norm(l, n, &L->field, err))) return st;
@@ -282,6 +293,11 @@ void lp_bert_free(lp_bert_model *m) {
     if (!m) return;
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
+    for (int64_t i = 0; m->layers && i < m->cfg.num_layers; i++) {
+        lp_bert_layer *L = &m->layers[i];
+        lp_bert_linear *lins[6] = {&L->query, &L->key, &L->value, &L->attn_out, &L->ffn_in, &L->ffn_out};
+        for (int j = 0; j < 6; j++) lp_linear_plan_free(lins[j]->plan);
+    }
     free(m->layers);
     if (m->st) lp_safetensors_close(m->st);
     lp_bert_config_release(&m->cfg);
