@@ -26,6 +26,10 @@
 #include "kernels/op_dispatch.h"
 #include "tests/test_util.h"
 
+#ifdef LP_GPU_SUITE_MODELS
+void lp_gpu_suite_models(const lp_backend *gpu); /* gpu_suite_models.c */
+#endif
+
 #define SKIP 77
 
 static const lp_backend *GPU;
@@ -461,6 +465,10 @@ int main(int argc, char **argv) {
     runtime_checks();
     lp_dtype types[3] = {LP_F32, LP_F16, LP_BF16};
     for (int i = 0; i < 3; i++) suite(types[i]);
+#ifdef LP_GPU_SUITE_MODELS
+    printf("models (ResNet, Marian fixtures; weights and activations in device memory) vs the CPU:\n");
+    lp_gpu_suite_models(GPU);
+#endif
     lp_ctx_release(&g_ref);
     lp_ctx_release(&g_gpu);
     return lp_test_finish();
