@@ -10,7 +10,9 @@
  * built with oneDNN, the first run packs the weight (once, whichever thread
  * gets there first) and every run executes the packed kernel with bias,
  * residual and activation in its epilogue. On every other backend a run is
- * lp_linear followed by lp_add of the residual.
+ * lp_linear followed by lp_add of the residual; on a backend whose tensors
+ * live in device memory (CUDA) with the device copies of the weight and bias
+ * from the backend's weight cache (kernels/backend_memory.h).
  *
  * Memory: after packing, the plan advises the kernel that the weight's pages
  * will not be needed (MADV_PAGEOUT: a file mapping's clean pages are dropped

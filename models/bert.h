@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "kernels/arena.h"
+#include "kernels/backend.h"
 #include "kernels/context.h"
 #include "kernels/ops.h"
 #include "models/registry.h"
@@ -59,6 +60,21 @@ lp_status lp_bert_load_with_config(const char *dir, lp_bert_config *cfg, lp_bert
                                    lp_error *err);
 void lp_bert_free(lp_bert_model *model);
 
+/* The model as a session on backend b runs it. On a backend whose tensors
+ * live in device memory, *view is a copy of the model's description whose
+ * weights are the backend's device copies (lp_backend_weight: uploaded once
+ * per process, shared by every session) and whose linears run as lp_linear
+ * (the linear plans prepare host weights only); free it with
+ * lp_bert_free_view before the model. On a host backend *view is NULL: use
+ * the model itself. (bert_device.c) */
+lp_status lp_bert_for_backend(const lp_bert_model *model, const lp_backend *b, lp_bert_model **view,
+                              lp_error *err);
+void lp_bert_free_view(lp_bert_model *view);
+/* Drops the device copies of the model's weights from every backend that
+ * holds them (lp_bert_free calls it: a later model may get the same host
+ * addresses, mapped or malloc'd). */
+void lp_bert_forget_device_weights(lp_bert_model *model);
+
 const lp_bert_config *lp_bert_get_config(const lp_bert_model *model);
 /* True when the checkpoint's weights were f16/bf16 and were converted at load. */
 bool lp_bert_converted_at_load(const lp_bert_model *model);
@@ -72,7 +88,10 @@ typedef struct lp_bert_batch {
 } lp_bert_batch;
 
 /* The last hidden state, [B, S, hidden] f32, allocated in `arena` (rows of
- * padding positions are computed but meaningless). */
+ * padding positions are computed but meaningless). The batch's arrays are
+ * host memory; the arena's memory and the result are on ctx's backend's
+ * device (on a device backend the model is the view lp_bert_for_backend
+ * made, and the ids, types and mask are copied in). */
 lp_status lp_bert_forward(const lp_bert_model *model, lp_ctx *ctx, lp_arena *arena,
                           const lp_bert_batch *batch, lp_tensor *hidden, lp_error *err);
 

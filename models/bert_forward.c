@@ -2,10 +2,14 @@
  * transformers' BertModel / RobertaModel / DistilBertModel in eval mode
  * (dropout is the identity). Activations come from the caller's arena; each
  * layer's temporaries are rewound before the next layer, so the arena holds two
- * hidden states plus one layer's worth of temporaries. */
+ * hidden states plus one layer's worth of temporaries. On a device backend
+ * the arena is device memory, the model is its device view and the batch's
+ * host arrays are copied in (kernels/backend_memory.h). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend_memory.h"
 #include "models/bert_internal.h"
 
 static lp_status arena_f32(lp_arena *arena, int ndim, const int64_t *shape, lp_tensor *out,
@@ -26,22 +30,56 @@ static void roberta_positions(const lp_bert_batch *b, int32_t pad, int32_t *pos)
     }
 }
 
+/* The batch's host arrays as tensors on the backend: views on a host
+ * backend, copies in the arena on a device. */
+typedef struct batch_tensors {
+    lp_tensor ids, types, pos, mask; /* types / pos: data NULL when unused */
+} batch_tensors;
+
+static lp_status on_backend(lp_ctx *ctx, lp_arena *arena, const void *host, lp_dtype dtype, int64_t B,
+                            int64_t S, lp_tensor *out, lp_error *err) {
+    lp_tensor h = lp_tensor_2d((void *)host, dtype, B, S);
+    return lp_backend_upload(ctx->backend, arena, &h, out, err);
+}
+
+/* RoBERTa's positions are computed on the host: in the arena on a host
+ * backend, in a temporary host buffer copied in on a device. */
+static lp_status position_ids(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena, const lp_bert_batch *b,
+                              lp_tensor *out, lp_error *err) {
+    size_t bytes = (size_t)(b->batch * b->seq_len) * sizeof(int32_t);
+    bool host = lp_backend_on_host(ctx->backend);
+    int32_t *pos = host ? lp_arena_alloc(arena, bytes) : malloc(bytes);
+    if (!pos) return lp_fail(err, LP_ERR_NOMEM, "bert: out of memory for position ids");
+    roberta_positions(b, (int32_t)m->cfg.pad_token_id, pos);
+    lp_status st = on_backend(ctx, arena, pos, LP_I32, b->batch, b->seq_len, out, err);
+    if (!host) free(pos);
+    return st;
+}
+
+static lp_status batch_inputs(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena, const lp_bert_batch *b,
+                              batch_tensors *t, lp_error *err) {
+    memset(t, 0, sizeof *t);
+    int64_t B = b->batch, S = b->seq_len;
+    lp_status st = on_backend(ctx, arena, b->input_ids, LP_I32, B, S, &t->ids, err);
+    if (!st) st = on_backend(ctx, arena, b->attention_mask, LP_U8, B, S, &t->mask, err);
+    if (!st && m->type_emb.data && b->token_type_ids)
+        st = on_backend(ctx, arena, b->token_type_ids, LP_I32, B, S, &t->types, err);
+    if (!st && m->cfg.kind.family == LP_FAMILY_ROBERTA) st = position_ids(m, ctx, arena, b, &t->pos, err);
+    return st;
+}
+
 static lp_status embeddings(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
-                            const lp_bert_batch *b, lp_tensor *x, lp_error *err) {
+                            const batch_tensors *b, lp_tensor *x, lp_error *err) {
     const lp_bert_config *c = &m->cfg;
-    int64_t B = b->batch, S = b->seq_len, H = c->hidden_size;
-    lp_tensor ids = lp_tensor_2d((void *)b->input_ids, LP_I32, B, S);
-    lp_status st = lp_embedding(ctx, &m->word_emb, &ids, x, err);
+    int64_t B = b->ids.shape[0], S = b->ids.shape[1], H = c->hidden_size;
+    lp_status st = lp_embedding(ctx, &m->word_emb, &b->ids, x, err);
     if (st) return st;
     lp_arena_mark mark = lp_arena_get_mark(arena);
     if (c->kind.family == LP_FAMILY_ROBERTA) {
-        int32_t *pos = lp_arena_alloc(arena, (size_t)(B * S) * sizeof *pos);
-        if (!pos) return lp_fail(err, LP_ERR_NOMEM, "bert: out of memory for position ids");
-        roberta_positions(b, (int32_t)c->pad_token_id, pos);
-        lp_tensor pos_ids = lp_tensor_2d(pos, LP_I32, B, S), pe;
+        lp_tensor pe;
         int64_t shape[3] = {B, S, H};
         if ((st = arena_f32(arena, 3, shape, &pe, err)) ||
-            (st = lp_embedding(ctx, &m->pos_emb, &pos_ids, &pe, err)) ||
+            (st = lp_embedding(ctx, &m->pos_emb, &b->pos, &pe, err)) ||
             (st = lp_add(ctx, x, &pe, LP_ACT_NONE, x, err)))
             return st;
     } else {
@@ -50,16 +88,16 @@ static lp_status embeddings(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena
         if ((st = lp_add(ctx, x, &pe, LP_ACT_NONE, x, err))) return st;
     }
     if (m->type_emb.data) {
-        if (b->token_type_ids) {
-            lp_tensor tids = lp_tensor_2d((void *)b->token_type_ids, LP_I32, B, S), te;
+        if (b->types.data) {
+            lp_tensor te;
             int64_t shape[3] = {B, S, H};
             if ((st = arena_f32(arena, 3, shape, &te, err)) ||
-                (st = lp_embedding(ctx, &m->type_emb, &tids, &te, err)) ||
+                (st = lp_embedding(ctx, &m->type_emb, &b->types, &te, err)) ||
                 (st = lp_add(ctx, x, &te, LP_ACT_NONE, x, err)))
                 return st;
         } else {
             lp_tensor t0 = lp_tensor_narrow(&m->type_emb, 0, 0, 1);
-            lp_tensor row = lp_tensor_1d(t0.data, LP_F32, H);
+            lp_tensor row = lp_tensor_on(lp_tensor_1d(t0.data, LP_F32, H), m->type_emb.device);
             if ((st = lp_add(ctx, x, &row, LP_ACT_NONE, x, err))) return st;
         }
     }
@@ -77,6 +115,16 @@ static lp_tensor split_heads(const lp_tensor *t, int64_t heads) {
     return v;
 }
 
+/* out = act(x W^T + b + residual) through the layer's plan; a device view of
+ * the model (lp_bert_for_backend) has none and runs lp_linear on its device
+ * weights, then adds the residual. */
+static lp_status linear(lp_ctx *ctx, const lp_bert_linear *l, const lp_tensor *x, const lp_tensor *residual,
+                        lp_activation act, lp_tensor *out, lp_error *err) {
+    if (l->plan) return lp_linear_plan_run(ctx, l->plan, x, residual, act, out, err);
+    lp_status st = lp_linear(ctx, x, &l->weight, &l->bias, residual ? LP_ACT_NONE : act, out, err);
+    return st || !residual ? st : lp_add(ctx, out, residual, act, out, err);
+}
+
 /* One post-LayerNorm transformer layer: x -> out (may not alias). */
 static lp_status layer(const lp_bert_model *m, const lp_bert_layer *L, lp_ctx *ctx, lp_arena *arena,
                        const lp_tensor *key_mask, const lp_tensor *x, lp_tensor *out, lp_error *err) {
@@ -88,9 +136,9 @@ static lp_status layer(const lp_bert_model *m, const lp_bert_layer *L, lp_ctx *c
     lp_status st;
     if ((st = arena_f32(arena, 3, hs, &q, err)) || (st = arena_f32(arena, 3, hs, &k, err)) ||
         (st = arena_f32(arena, 3, hs, &v, err)) || (st = arena_f32(arena, 3, hs, &attn, err)) ||
-        (st = lp_linear_plan_run(ctx, L->query.plan, x, NULL, LP_ACT_NONE, &q, err)) ||
-        (st = lp_linear_plan_run(ctx, L->key.plan, x, NULL, LP_ACT_NONE, &k, err)) ||
-        (st = lp_linear_plan_run(ctx, L->value.plan, x, NULL, LP_ACT_NONE, &v, err)))
+        (st = linear(ctx, &L->query, x, NULL, LP_ACT_NONE, &q, err)) ||
+        (st = linear(ctx, &L->key, x, NULL, LP_ACT_NONE, &k, err)) ||
+        (st = linear(ctx, &L->value, x, NULL, LP_ACT_NONE, &v, err)))
         return st;
     lp_tensor qh = split_heads(&q, c->num_heads), kh = split_heads(&k, c->num_heads);
     lp_tensor vh = split_heads(&v, c->num_heads), oh = split_heads(&attn, c->num_heads);
@@ -99,14 +147,14 @@ static lp_status layer(const lp_bert_model *m, const lp_bert_layer *L, lp_ctx *c
     if ((st = lp_attention(ctx, &qh, &kh, &vh, &mask, scale, &oh, err))) return st;
     /* attention output: dense, dropout (identity), + residual, LayerNorm; q is free again */
     a = q;
-    if ((st = lp_linear_plan_run(ctx, L->attn_out.plan, &attn, x, LP_ACT_NONE, &a, err)) ||
+    if ((st = linear(ctx, &L->attn_out, &attn, x, LP_ACT_NONE, &a, err)) ||
         (st = lp_layer_norm(ctx, &a, &L->attn_norm.gamma, &L->attn_norm.beta, c->layer_norm_eps, &a,
                             err)))
         return st;
     /* feed-forward: act(a W1 + b1) W2 + b2, + residual, LayerNorm */
     if ((st = arena_f32(arena, 3, is, &f, err)) ||
-        (st = lp_linear_plan_run(ctx, L->ffn_in.plan, &a, NULL, c->hidden_act, &f, err)) ||
-        (st = lp_linear_plan_run(ctx, L->ffn_out.plan, &f, &a, LP_ACT_NONE, out, err)) ||
+        (st = linear(ctx, &L->ffn_in, &a, NULL, c->hidden_act, &f, err)) ||
+        (st = linear(ctx, &L->ffn_out, &f, &a, LP_ACT_NONE, out, err)) ||
         (st = lp_layer_norm(ctx, out, &L->ffn_norm.gamma, &L->ffn_norm.beta, c->layer_norm_eps, out,
                             err)))
         return st;
@@ -147,12 +195,13 @@ lp_status lp_bert_forward(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
     if (st) return st;
     int64_t shape[3] = {b->batch, b->seq_len, m->cfg.hidden_size};
     lp_tensor x, y;
-    if ((st = arena_f32(arena, 3, shape, &x, err)) || (st = arena_f32(arena, 3, shape, &y, err)))
+    batch_tensors in;
+    if ((st = arena_f32(arena, 3, shape, &x, err)) || (st = arena_f32(arena, 3, shape, &y, err)) ||
+        (st = batch_inputs(m, ctx, arena, b, &in, err)))
         return st;
-    lp_tensor key_mask = lp_tensor_2d((void *)b->attention_mask, LP_U8, b->batch, b->seq_len);
-    if ((st = embeddings(m, ctx, arena, b, &x, err))) return st;
+    if ((st = embeddings(m, ctx, arena, &in, &x, err))) return st;
     for (int64_t i = 0; i < m->cfg.num_layers; i++) {
-        if ((st = layer(m, &m->layers[i], ctx, arena, &key_mask, &x, &y, err)))
+        if ((st = layer(m, &m->layers[i], ctx, arena, &in.mask, &x, &y, err)))
             return lp_fail(err, st, "layer %lld", (long long)i);
         lp_tensor t = x;
         x = y;
@@ -173,7 +222,7 @@ lp_status lp_bert_classify(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
                        (long long)c->hidden_size);
     int64_t B = hidden->shape[0], S = hidden->shape[1], H = c->hidden_size;
     /* token 0 of every sequence ([CLS] / <s>): a strided [B, H] view */
-    lp_tensor first = lp_tensor_2d(hidden->data, LP_F32, B, H);
+    lp_tensor first = lp_tensor_on(lp_tensor_2d(hidden->data, LP_F32, B, H), hidden->device);
     first.stride[0] = S * H;
     int64_t ps[2] = {B, H}, ls[2] = {B, c->num_labels};
     lp_tensor pooled;

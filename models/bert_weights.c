@@ -291,6 +291,7 @@ lp_status lp_bert_load(const char *dir, lp_bert_model **out, lp_error *err) {
 
 void lp_bert_free(lp_bert_model *m) {
     if (!m) return;
+    lp_bert_forget_device_weights(m);
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     for (int64_t i = 0; m->layers && i < m->cfg.num_layers; i++) {

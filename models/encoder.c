@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/backend.h"
+#include "kernels/backend_memory.h"
 
 lp_status lp_encoder_load(const char *dir, lp_encoder **out, lp_error *err) {
     *out = NULL;
@@ -69,14 +70,21 @@ lp_status lp_encoder_session_create_on(const lp_encoder *enc, const lp_backend *
     lp_encoder_session *s = calloc(1, sizeof *s);
     if (!s) return lp_fail(err, LP_ERR_NOMEM, "out of memory creating an encoder session");
     s->enc = enc;
+    s->model = enc->model;
     s->max_batch = max_batch > 0 ? max_batch : 32;
     lp_status st = lp_ctx_init(&s->ctx, backend ? backend : lp_backend_cpu(), pool, err);
     if (st) {
         free(s);
         return st;
     }
-    s->arena = lp_arena_create((size_t)1 << 20);
-    if (!s->arena) {
+    if ((st = lp_bert_for_backend(enc->model, s->ctx.backend, &s->view, err))) {
+        lp_encoder_session_free(s);
+        return st;
+    }
+    if (s->view) s->model = s->view;
+    s->arena = lp_backend_arena_create(s->ctx.backend, (size_t)1 << 20);
+    s->host = lp_backend_on_host(s->ctx.backend) ? s->arena : lp_arena_create((size_t)1 << 16);
+    if (!s->arena || !s->host) {
         lp_encoder_session_free(s);
         return lp_fail(err, LP_ERR_NOMEM, "out of memory creating an encoder session");
     }
@@ -87,8 +95,10 @@ lp_status lp_encoder_session_create_on(const lp_encoder *enc, const lp_backend *
 void lp_encoder_session_free(lp_encoder_session *s) {
     if (!s) return;
     lp_encoder_text_release(s);
-    lp_ctx_release(&s->ctx);
+    if (s->host != s->arena) lp_arena_destroy(s->host);
     lp_arena_destroy(s->arena);
+    lp_bert_free_view(s->view);
+    lp_ctx_release(&s->ctx);
     free(s->order);
     free(s);
 }
@@ -151,15 +161,26 @@ static size_t group_size(const lp_encoder_input *in, const size_t *order, size_t
 
 typedef enum task { TASK_CLASSIFY, TASK_EMBED } task;
 
+/* What host code reads of a result: its own data on a host backend, a copy
+ * in the host arena from a device. */
+static lp_status host_copy(lp_encoder_session *s, const lp_tensor *t, const float **out, lp_error *err) {
+    *out = t->data;
+    if (lp_backend_on_host(s->ctx.backend)) return LP_OK;
+    float *h = lp_arena_alloc(s->host, lp_tensor_nbytes(t));
+    if (!h) return lp_fail(err, LP_ERR_NOMEM, "encoder: out of host memory for a result");
+    *out = h;
+    return lp_backend_download(s->ctx.backend, t, h, err);
+}
+
 static lp_status run_group(lp_encoder_session *s, const lp_encoder_input *in, const size_t *idx,
                            size_t count, task t, float *out, lp_error *err) {
     const lp_encoder *enc = s->enc;
     int64_t S = in[idx[0]].len, B = (int64_t)count;
     const lp_bert_config *c = lp_encoder_config(enc);
     size_t cells = (size_t)(B * S);
-    int32_t *ids = lp_arena_alloc(s->arena, cells * sizeof *ids);
-    int32_t *types = lp_arena_alloc(s->arena, cells * sizeof *types);
-    uint8_t *mask = lp_arena_alloc(s->arena, cells);
+    int32_t *ids = lp_arena_alloc(s->host, cells * sizeof *ids);
+    int32_t *types = lp_arena_alloc(s->host, cells * sizeof *types);
+    uint8_t *mask = lp_arena_alloc(s->host, cells);
     if (!ids || !types || !mask) return lp_fail(err, LP_ERR_NOMEM, "encoder: out of memory");
     bool any_types = false;
     for (int64_t b = 0; b < B; b++) {
@@ -174,21 +195,27 @@ static lp_status run_group(lp_encoder_session *s, const lp_encoder_input *in, co
     }
     lp_bert_batch batch = {B, S, ids, any_types ? types : NULL, mask};
     lp_tensor hidden;
-    lp_status st = lp_bert_forward(enc->model, &s->ctx, s->arena, &batch, &hidden, err);
+    lp_status st = lp_bert_forward(s->model, &s->ctx, s->arena, &batch, &hidden, err);
     if (st) return st;
     if (t == TASK_CLASSIFY) {
         lp_tensor logits;
-        if ((st = lp_bert_classify(enc->model, &s->ctx, s->arena, &hidden, &logits, err))) return st;
+        const float *lg;
+        if ((st = lp_bert_classify(s->model, &s->ctx, s->arena, &hidden, &logits, err)) ||
+            (st = host_copy(s, &logits, &lg, err)))
+            return st;
         int64_t L = c->num_labels;
-        const float *lg = logits.data;
         for (int64_t b = 0; b < B; b++)
             memcpy(out + idx[b] * (size_t)L, lg + b * L, (size_t)L * sizeof *out);
         return LP_OK;
     }
     int64_t D = lp_encoder_embedding_dim(enc);
-    float *pooled = lp_arena_alloc(s->arena, (size_t)(B * D) * sizeof *pooled);
+    float *pooled = lp_arena_alloc(s->host, (size_t)(B * D) * sizeof *pooled);
     if (!pooled) return lp_fail(err, LP_ERR_NOMEM, "encoder: out of memory");
-    if ((st = lp_pooling_apply(&enc->pooling, &hidden, mask, pooled, err))) return st;
+    /* pooling reads the hidden state on the host */
+    const float *h;
+    if ((st = host_copy(s, &hidden, &h, err))) return st;
+    lp_tensor hh = lp_tensor_3d((void *)h, LP_F32, hidden.shape[0], hidden.shape[1], hidden.shape[2]);
+    if ((st = lp_pooling_apply(&enc->pooling, &hh, mask, pooled, err))) return st;
     for (int64_t b = 0; b < B; b++)
         memcpy(out + idx[b] * (size_t)D, pooled + b * D, (size_t)D * sizeof *out);
     return LP_OK;
@@ -212,6 +239,7 @@ static lp_status run(lp_encoder_session *s, const lp_encoder_input *in, size_t n
         size_t k = group_size(in, s->order, start, n, s->max_batch);
         st = run_group(s, in, s->order + start, k, t, out, err);
         lp_arena_reset(s->arena);
+        if (s->host != s->arena) lp_arena_reset(s->host);
         if (st) return st;
         start += k;
     }

@@ -51,7 +51,10 @@ lp_status lp_encoder_session_create(const lp_encoder *enc, lp_threadpool *pool, 
                                     lp_encoder_session **out, lp_error *err);
 /* The same on a given backend (NULL = lp_backend_cpu()), e.g. the CUDA one
  * from lp_backend_get; the tensors the session hands it live where
- * backend->device says (host memory for the CPU and the emulated CUDA build). */
+ * backend->device says: on a device backend the weights are the backend's
+ * device copies (uploaded once per process, shared by every session), the
+ * activations live in device memory, and the logits / hidden states the
+ * session reads back are copied to the host. */
 lp_status lp_encoder_session_create_on(const lp_encoder *enc, const lp_backend *backend,
                                        lp_threadpool *pool, int max_batch,
                                        lp_encoder_session **out, lp_error *err);

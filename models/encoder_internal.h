@@ -14,8 +14,11 @@ struct lp_encoder {
 
 struct lp_encoder_session {
     const lp_encoder *enc;
+    const lp_bert_model *model; /* enc->model, or view on a device backend */
+    lp_bert_model *view;        /* device weights (lp_bert_for_backend); NULL on the CPU */
     lp_ctx ctx;
-    lp_arena *arena;
+    lp_arena *arena; /* activations, in the backend's memory */
+    lp_arena *host;  /* the batch's ids and mask, and copies of results: arena itself on a host backend */
     int max_batch;
     size_t *order; /* scratch: input indices sorted by length */
     size_t order_cap;

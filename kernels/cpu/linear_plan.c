@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kernels/backend.h"
+#include "kernels/backend_memory.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/op_dispatch.h"
 #include "kernels/op_gemm_common.h"
@@ -173,9 +174,27 @@ static lp_status run_ops(lp_ctx *ctx, const lp_linear_plan *plan, const lp_tenso
     return st ? st : lp_add(ctx, out, residual, act, out, err);
 }
 
+/* A backend whose tensors live in device memory: the plan's host weight and
+ * bias are swapped for the backend's device copies (uploaded the first time
+ * any plan or session asks, then looked up), and the run is lp_linear +
+ * lp_add there, validated by their front-ends. Models make device views
+ * without plans (one lookup per session, not per call); this keeps a plan
+ * correct wherever it is run. */
+static lp_status run_on_device(lp_ctx *ctx, const lp_linear_plan *plan, const lp_tensor *x,
+                               const lp_tensor *residual, lp_activation act, lp_tensor *out,
+                               lp_error *err) {
+    lp_linear_plan dev = {.has_bias = plan->has_bias};
+    lp_status st = lp_backend_weight(ctx->backend, &plan->weight, &dev.weight, err);
+    if (st == LP_OK && plan->has_bias) st = lp_backend_weight(ctx->backend, &plan->bias, &dev.bias, err);
+    return st != LP_OK ? st : run_ops(ctx, &dev, x, residual, act, out, err);
+}
+
 lp_status lp_linear_plan_run(lp_ctx *ctx, const lp_linear_plan *plan, const lp_tensor *x,
                              const lp_tensor *residual, lp_activation act, lp_tensor *out,
                              lp_error *err) {
+    if (ctx && ctx->backend && plan && !lp_backend_on_host(ctx->backend) &&
+        plan->weight.device.kind == LP_DEVICE_CPU)
+        return run_on_device(ctx, plan, x, residual, act, out, err);
     lp_status st = check_run(ctx, plan, x, residual, act, out, err);
     if (st != LP_OK) return st;
     if (lp_tensor_numel(out) == 0) return LP_OK;

@@ -466,7 +466,7 @@ int main(int argc, char **argv) {
     lp_dtype types[3] = {LP_F32, LP_F16, LP_BF16};
     for (int i = 0; i < 3; i++) suite(types[i]);
 #ifdef LP_GPU_SUITE_MODELS
-    printf("models (ResNet, Marian fixtures; weights and activations in device memory) vs the CPU:\n");
+    printf("models (BERT-family, ResNet, Marian fixtures; weights and activations in device memory) vs the CPU:\n");
     lp_gpu_suite_models(GPU);
 #endif
     lp_ctx_release(&g_ref);

@@ -1,9 +1,10 @@
-/* The GPU suite's model section: the ResNet and Marian fixtures end to end on
- * the GPU (weights from the plugin's weight cache, activations in device
- * memory: what `lepton --device cuda` runs for classify-image and translate)
- * against the same models on the CPU backend.
+/* The GPU suite's model section: the BERT-family, ResNet and Marian fixtures
+ * end to end on the GPU (weights from the plugin's weight cache, activations
+ * in device memory: what `lepton --device cuda` runs) against the same models
+ * on the CPU backend.
  *
- * Tolerances: ResNet max |gpu - cpu| <= 1e-4 (1 + max |cpu|) on logits and
+ * Tolerances: encoders and ResNet max |gpu - cpu| <= 1e-4 (1 + max |cpu|) on
+ * logits, embeddings and
  * probabilities (f32 throughout, no TF32; cuDNN and cuBLASLt may pick
  * algorithms that sum in another order: the emulated run of the same code,
  * cuda.models, measures <= 4e-7); Marian the same token ids and scores within
@@ -13,11 +14,54 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/encoder.h"
 #include "models/image_classifier.h"
 #include "models/translator.h"
 #include "tests/test_util.h"
 
 void lp_gpu_suite_models(const lp_backend *gpu);
+
+static void encoder(const lp_backend *gpu, const char *name, lp_rng *rng) {
+    char rel[256], dir[4096];
+    snprintf(rel, sizeof rel, "tests/fixtures/bert/%s", name);
+    lp_error err = {0};
+    lp_encoder *enc = NULL;
+    CHECK_OK(lp_encoder_load(lp_test_source_path(rel, dir, sizeof dir), &enc, &err), &err);
+    if (!enc) return;
+    enum { N = 5, LEN = 17 };
+    int32_t ids[N * LEN];
+    lp_encoder_input in[N];
+    int64_t vocab = lp_encoder_config(enc)->vocab_size;
+    for (int i = 0; i < N; i++) {
+        int64_t len = 1 + (int64_t)(lp_rng_next(rng) % LEN);
+        for (int64_t p = 0; p < len; p++) ids[i * LEN + p] = (int32_t)(lp_rng_next(rng) % (uint64_t)vocab);
+        in[i] = (lp_encoder_input){ids + i * LEN, NULL, len};
+    }
+    bool classify = lp_encoder_can_classify(enc);
+    int64_t width = classify ? lp_encoder_num_labels(enc) : lp_encoder_embedding_dim(enc);
+    float *want = calloc(N * (size_t)width, sizeof *want), *got = calloc(N * (size_t)width, sizeof *got);
+    lp_encoder_session *cpu = NULL, *dev = NULL;
+    CHECK_OK(lp_encoder_session_create_on(enc, lp_backend_cpu(), NULL, 8, &cpu, &err), &err);
+    CHECK_OK(lp_encoder_session_create_on(enc, gpu, NULL, 8, &dev, &err), &err);
+    if (cpu && dev) {
+        if (classify) {
+            CHECK_OK(lp_encoder_classify_ids(cpu, in, N, want, &err), &err);
+            CHECK_OK(lp_encoder_classify_ids(dev, in, N, got, &err), &err);
+        } else {
+            CHECK_OK(lp_encoder_embed_ids(cpu, in, N, want, &err), &err);
+            CHECK_OK(lp_encoder_embed_ids(dev, in, N, got, &err), &err);
+        }
+        double most = 0, diff = lp_test_max_abs_diff(got, want, N * (size_t)width);
+        for (int64_t i = 0; i < N * width; i++) most = fmax(most, fabs(want[i]));
+        CHECK_MSG(diff <= 1e-4 * (1 + most), "encoder %s: max |gpu - cpu| %.3g", name, diff);
+        printf("  encoder %-15s %-10s max |gpu - cpu| %.2e\n", name, classify ? "logits" : "embeddings", diff);
+    }
+    lp_encoder_session_free(cpu);
+    lp_encoder_session_free(dev);
+    lp_encoder_free(enc);
+    free(want);
+    free(got);
+}
 
 static void resnet(const lp_backend *gpu, const char *name, lp_rng *rng) {
     char rel[256], dir[4096];
@@ -97,6 +141,8 @@ static void marian(const lp_backend *gpu, const char *name, const char *const *t
 
 void lp_gpu_suite_models(const lp_backend *gpu) {
     lp_rng rng = lp_rng_seed(7);
+    static const char *const encoders[] = {"bert-chinese-cls", "roberta-cls", "distilbert-cls", "st-mean-norm"};
+    for (size_t i = 0; i < sizeof encoders / sizeof *encoders; i++) encoder(gpu, encoders[i], &rng);
     static const char *const resnets[] = {"tv_basic", "tv_bottleneck", "hf_v1"};
     for (size_t i = 0; i < sizeof resnets / sizeof *resnets; i++) resnet(gpu, resnets[i], &rng);
     static const char *const zh[] = {"嗨。", "你在哪儿?", "我没有疑问。", "今天天气很好，我们去公园散步吧。"};

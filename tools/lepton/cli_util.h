@@ -27,11 +27,9 @@ void lp_cli_lines_free(lp_cli_lines *b);
  * "cpu-ref", "cuda" or "cuda:N". The backend to run on goes to *out. When
  * the CUDA backend cannot be used, the command runs on the CPU and exactly
  * one line on stderr says so and why ("lepton CMD: --device cuda: ...;
- * using the CPU backend"): no plugin or CUDA libraries, no driver, no GPU,
- * or, for the commands that run BERT-family encoders (classify, embed,
- * serve), a GPU while those still keep their weights and activations in host
- * memory (the CUDA backend's kernels need device memory). classify-image
- * (ResNet) and translate (Marian) run on the GPU. Returns false (the
+ * using the CPU backend"): no plugin or CUDA libraries, no driver, no GPU.
+ * With a usable GPU every command's models run there (weights uploaded once
+ * per process, activations in device memory). Returns false (the
  * reason printed; exit 2) only for a malformed spec or a cuda:N beyond the
  * GPUs present. */
 bool lp_cli_device(const char *cmd, const char *spec, const lp_backend **out);
