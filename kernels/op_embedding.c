@@ -1,9 +1,9 @@
 /* Front-ends of lp_embedding and lp_sinusoidal_positions (ops.h).
  *
  * lp_embedding copies rows, so besides f32 it takes an f16 or bf16 table
- * (out then has the table's dtype). Ids are read here, before any backend
- * runs: an id outside [0, V) fails naming its position, and nothing is
- * written. */
+ * (out then has the table's dtype). Host ids are read here, before any
+ * backend runs: an id outside [0, V) fails naming its position, and nothing
+ * is written. Device ids cannot be read by the host; the backend checks them. */
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -74,7 +74,9 @@ lp_status lp_embedding(lp_ctx *ctx, const lp_tensor *table, const lp_tensor *ids
     if (st == LP_OK) st = lp_ec_no_partial_alias(op, "out", out, "table", table, err);
     if (st == LP_OK && (uintptr_t)out->data != (uintptr_t)ids->data)
         st = lp_ec_no_partial_alias(op, "out", out, "ids", ids, err);
-    if (st == LP_OK) st = check_ids_in_range(ids, table->shape[0], err);
+    /* device ids are not host-readable: the backend checks them (the CUDA
+     * kernel flags the first bad position; nothing is used from a failed call) */
+    if (st == LP_OK && ids->device.kind == LP_DEVICE_CPU) st = check_ids_in_range(ids, table->shape[0], err);
     if (st != LP_OK) return st;
     if (!ctx->backend->embedding) return lp_op_missing(ctx, LP_OP_EMBEDDING, err);
     lp_op_scope scope = lp_op_enter(ctx);

@@ -1,13 +1,19 @@
 /* The emulated build's runtime (cuda_runtime_glue.h): "device" memory is host
- * memory, there is one stream (the calling thread), GEMMs run the very same
+ * memory (guarded on request: emu_guard.h), there is one stream (the calling
+ * thread), GEMMs run the very same
  * call description on the CPU (lp_cuda_gemm_run_cpu) and convolutions go to
  * the CPU oracle. With this, the CUDA backend table (backend_cuda.c) and every
  * hand-written kernel run unchanged on a machine without a GPU. */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cuda/cuda_runtime_glue.h"
+#include "tests/cuda/emu_guard.h"
 
 void *lp_cuda_rt_stream(void) { return NULL; }
 
@@ -31,12 +37,93 @@ lp_status lp_cuda_rt_copy(void *dst, const void *src, size_t bytes, lp_cuda_copy
     return LP_OK;
 }
 
+/* ---- guarded device memory (emu_guard.h) ---- */
+
+typedef struct region {
+    void *base;
+    size_t size;
+    struct region *next;
+} region;
+
+static pthread_mutex_t g_guard_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool g_guard_on;
+static int g_guard_depth;
+static region *g_regions;
+static size_t g_nregions;
+
+void lp_emu_guard_enable(void) {
+    pthread_mutex_lock(&g_guard_mu);
+    g_guard_on = true;
+    pthread_mutex_unlock(&g_guard_mu);
+}
+
+size_t lp_emu_guard_regions(void) {
+    pthread_mutex_lock(&g_guard_mu);
+    size_t n = g_nregions;
+    pthread_mutex_unlock(&g_guard_mu);
+    return n;
+}
+
+static void protect_all(int prot) {
+    for (region *r = g_regions; r; r = r->next) mprotect(r->base, r->size, prot);
+}
+
+void lp_emu_guard_open(void) {
+    pthread_mutex_lock(&g_guard_mu);
+    if (g_guard_depth++ == 0) protect_all(PROT_READ | PROT_WRITE);
+    pthread_mutex_unlock(&g_guard_mu);
+}
+
+void lp_emu_guard_close(void) {
+    pthread_mutex_lock(&g_guard_mu);
+    if (--g_guard_depth == 0) protect_all(PROT_NONE);
+    pthread_mutex_unlock(&g_guard_mu);
+}
+
+/* A mapping of its own, accessible only while a section is open. */
+static void *guarded_alloc(size_t bytes) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), size = (bytes + page - 1) / page * page;
+    region *r = malloc(sizeof *r);
+    void *p = r ? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
+    if (p == MAP_FAILED) {
+        free(r);
+        return NULL;
+    }
+    if (g_guard_depth == 0) mprotect(p, size, PROT_NONE);
+    *r = (region){p, size, g_regions};
+    g_regions = r;
+    g_nregions++;
+    return p;
+}
+
+/* true when p was a guarded region (now unmapped) */
+static bool guarded_free(void *p) {
+    for (region **c = &g_regions; *c; c = &(*c)->next)
+        if ((*c)->base == p) {
+            region *r = *c;
+            *c = r->next;
+            munmap(r->base, r->size);
+            free(r);
+            g_nregions--;
+            return true;
+        }
+    return false;
+}
+
 lp_status lp_cuda_rt_alloc(size_t bytes, void **out, lp_error *err) {
-    *out = malloc(bytes ? bytes : 1);
+    pthread_mutex_lock(&g_guard_mu);
+    *out = g_guard_on ? guarded_alloc(bytes ? bytes : 1) : malloc(bytes ? bytes : 1);
+    pthread_mutex_unlock(&g_guard_mu);
     return *out ? LP_OK : lp_fail(err, LP_ERR_NOMEM, "emulated cudaMalloc of %zu bytes failed", bytes);
 }
 
-void lp_cuda_rt_free(void *p) { free(p); }
+void lp_cuda_rt_free(void *p) {
+    if (!p) return;
+    pthread_mutex_lock(&g_guard_mu);
+    bool guarded = guarded_free(p);
+    pthread_mutex_unlock(&g_guard_mu);
+    if (!guarded) free(p);
+}
 
 /* one stream (the calling thread): every free is complete at once */
 static const lp_cuda_pool_ops EMU_POOL_OPS = {lp_cuda_rt_alloc, lp_cuda_rt_free, NULL, NULL, NULL, NULL};

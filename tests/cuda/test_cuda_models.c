@@ -10,7 +10,11 @@
  * is host malloc underneath, but a model that still handed a host tensor
  * (weights, activations, inputs) to an op would fail here with "... lives on
  * another device ...", as it would be an illegal address on a GPU.
- * test_host_tensor_refused proves the refusal is real. Sessions take their
+ * test_host_tensor_refused proves the refusal is real. And device memory is
+ * guarded (tests/cuda/emu_guard.h): readable only inside a backend call, so
+ * host code that reads or writes a device pointer (logits, ids, caches)
+ * faults here as it would on a GPU; test_guard_catches_host_reads proves
+ * the guard is real. Sessions take their
  * weights from the weight cache (one upload per process, checked) and drop
  * them when the model is freed (checked).
  *
@@ -31,10 +35,13 @@
  * (both f32 with f32 accumulation; they differ only in summation order and in
  * device math vs glibc by a few ulp; measured: at most 1e-6), and the same
  * argmax per row. The CUDA sessions' per-op profile proves the ops ran there. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kernels/backend.h"
 #include "kernels/backend_memory.h"
@@ -44,9 +51,11 @@
 #include "models/encoder.h"
 #include "models/image_classifier.h"
 #include "models/translator.h"
+#include "tests/cuda/emu_guard.h"
 #include "tests/test_util.h"
 
-static const lp_backend *g_cuda; /* the CUDA table as the plugin has it (device field CUDA) */
+static const lp_backend *g_cuda; /* the CUDA table as the plugin has it (device field CUDA), guarded */
+static lp_backend g_guarded;
 static lp_rng g_rng;
 
 static void compare(const char *what, const float *got, const float *ref, int64_t rows, int64_t cols) {
@@ -67,6 +76,101 @@ static void compare(const char *what, const float *got, const float *ref, int64_
     }
     printf("  %-28s %lld x %lld  max |cuda - cpu| %.2e (tol %.1e)\n", what, (long long)rows,
            (long long)cols, diff, tol);
+}
+
+/* ---- the guarded table ---------------------------------------------------
+ * The CUDA table with every entry wrapped in an open guarded section
+ * (tests/cuda/emu_guard.h): device memory is readable only inside a backend
+ * call, so host code touching a device pointer anywhere else (reading logits,
+ * writing ids, a memcpy into a cache) crashes the test at that line. */
+
+static const lp_backend *T; /* the table being wrapped */
+
+#define GUARDED(call)                  \
+    do {                               \
+        lp_emu_guard_open();           \
+        lp_status st_ = (call);        \
+        lp_emu_guard_close();          \
+        return st_;                    \
+    } while (0)
+
+static lp_status g_matmul(lp_ctx *c, const lp_tensor *a, const lp_tensor *b, bool ta, bool tb, float al, lp_tensor *o,
+                          lp_error *e) {
+    GUARDED(T->matmul(c, a, b, ta, tb, al, o, e));
+}
+static lp_status g_linear(lp_ctx *c, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b, lp_activation act,
+                          lp_tensor *o, lp_error *e) {
+    GUARDED(T->linear(c, x, w, b, act, o, e));
+}
+static lp_status g_conv2d(lp_ctx *c, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b, const lp_tensor *r,
+                          const lp_conv2d_params *p, lp_activation act, lp_tensor *o, lp_error *e) {
+    GUARDED(T->conv2d(c, x, w, b, r, p, act, o, e));
+}
+static lp_status g_maxpool2d(lp_ctx *c, const lp_tensor *x, const lp_pool2d_params *p, lp_tensor *o, lp_error *e) {
+    GUARDED(T->maxpool2d(c, x, p, o, e));
+}
+static lp_status g_avgpool(lp_ctx *c, const lp_tensor *x, lp_tensor *o, lp_error *e) {
+    GUARDED(T->global_avgpool2d(c, x, o, e));
+}
+static lp_status g_unary(lp_ctx *c, lp_activation act, const lp_tensor *x, lp_tensor *o, lp_error *e) {
+    GUARDED(T->unary(c, act, x, o, e));
+}
+static lp_status g_add(lp_ctx *c, const lp_tensor *a, const lp_tensor *b, lp_activation act, lp_tensor *o,
+                       lp_error *e) {
+    GUARDED(T->add(c, a, b, act, o, e));
+}
+static lp_status g_layer_norm(lp_ctx *c, const lp_tensor *x, const lp_tensor *g, const lp_tensor *b, float eps,
+                              lp_tensor *o, lp_error *e) {
+    GUARDED(T->layer_norm(c, x, g, b, eps, o, e));
+}
+static lp_status g_softmax(lp_ctx *c, const lp_tensor *x, const lp_tensor *m, float s, bool lg, lp_tensor *o,
+                           lp_error *e) {
+    GUARDED(T->softmax(c, x, m, s, lg, o, e));
+}
+static lp_status g_attention(lp_ctx *c, const lp_tensor *q, const lp_tensor *k, const lp_tensor *v,
+                             const lp_attention_mask *m, float s, lp_tensor *o, lp_error *e) {
+    GUARDED(T->attention(c, q, k, v, m, s, o, e));
+}
+static lp_status g_embedding(lp_ctx *c, const lp_tensor *t, const lp_tensor *ids, lp_tensor *o, lp_error *e) {
+    GUARDED(T->embedding(c, t, ids, o, e));
+}
+static lp_status g_positions(lp_ctx *c, int64_t off, lp_tensor *o, lp_error *e) {
+    GUARDED(T->sinusoidal_positions(c, off, o, e));
+}
+static lp_status g_cast(lp_ctx *c, const lp_tensor *x, lp_tensor *o, lp_error *e) { GUARDED(T->cast(c, x, o, e)); }
+static lp_status g_argmax(lp_ctx *c, const lp_tensor *x, lp_tensor *o, lp_error *e) { GUARDED(T->argmax(c, x, o, e)); }
+static lp_status g_topk(lp_ctx *c, const lp_tensor *x, int64_t k, lp_tensor *v, lp_tensor *i, lp_error *e) {
+    GUARDED(T->topk(c, x, k, v, i, e));
+}
+static lp_status g_copy(void *dst, const void *src, size_t bytes, bool to_device, lp_error *e) {
+    GUARDED(T->copy(dst, src, bytes, to_device, e));
+}
+static lp_status g_device_weight(const lp_tensor *host, lp_dtype dtype, lp_tensor *dev, lp_error *e) {
+    GUARDED(T->device_weight(host, dtype, dev, e));
+}
+
+static lp_backend guarded_table(const lp_backend *t) {
+    T = t;
+    lp_backend g = *t;
+    g.name = "cuda (emulated, guarded device memory)";
+    g.matmul = g_matmul;
+    g.linear = g_linear;
+    g.conv2d = g_conv2d;
+    g.maxpool2d = g_maxpool2d;
+    g.global_avgpool2d = g_avgpool;
+    g.unary = g_unary;
+    g.add = g_add;
+    g.layer_norm = g_layer_norm;
+    g.softmax = g_softmax;
+    g.attention = g_attention;
+    g.embedding = g_embedding;
+    g.sinusoidal_positions = g_positions;
+    g.cast = g_cast;
+    g.argmax = g_argmax;
+    g.topk = g_topk;
+    g.copy = g_copy;
+    g.device_weight = g_device_weight;
+    return g;
 }
 
 /* ---- encoders ---------------------------------------------------------- */
@@ -312,14 +416,42 @@ static void test_host_tensor_refused(void) {
     CHECK_MSG(st == LP_ERR_INVALID_ARG && strstr(err.msg, "device"), "linear with a host weight: %s", err.msg);
     printf("  a host weight on the device-tagged table: %s\n", err.msg);
     lp_error_clear(&err);
-    /* and the same call with device tensors goes through (emulated device
-     * memory is host memory, so the test may look) */
-    memcpy(dev, host, sizeof host);
+    /* and the same call with device tensors goes through */
+    float back[6] = {0};
+    CHECK_OK(g_cuda->copy(dev, host, sizeof host, true, &err), &err);
     lp_tensor d2 = d;
     CHECK_OK(lp_add(&ctx, &d, &d2, LP_ACT_NONE, &d, &err), &err);
-    CHECK(dev[0] == 2 && dev[5] == 12);
+    CHECK_OK(g_cuda->copy(back, dev, sizeof back, false, &err), &err);
+    CHECK(back[0] == 2 && back[5] == 12);
     g_cuda->device_free(dev);
     lp_ctx_release(&ctx);
+}
+
+/* The guard is real: a host read of device memory outside a backend call
+ * faults (in a child process; under ASan the child reports the SEGV and
+ * exits non-zero instead of dying by the signal). */
+static void test_guard_catches_host_reads(void) {
+    lp_error err = {0};
+    float *dev = NULL;
+    CHECK_OK(g_cuda->device_alloc(4096, (void **)&dev, &err), &err);
+    CHECK_MSG(lp_emu_guard_regions() > 0, "device memory is not guarded");
+    if (!dev) return;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY); /* the child's ASan report is expected */
+        if (fd >= 0) dup2(fd, 2);
+        volatile float v = dev[1];
+        (void)v;
+        _exit(0);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    bool faulted = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    CHECK_MSG(faulted, "a host read of device memory did not fault (status %d)", status);
+    printf("  a host read of device memory outside a backend call: %s\n",
+           faulted ? (WIFSIGNALED(status) ? "SIGSEGV" : "fault reported by the sanitizer") : "not caught");
+    g_cuda->device_free(dev);
 }
 
 /* A linear plan made over host weights, run on the device-tagged table: the
@@ -368,7 +500,10 @@ static void test_linear_plan_on_device(void) {
 
 int main(void) {
     g_rng = lp_rng_seed(20261123);
-    g_cuda = lp_cuda_backend_table();
+    /* device memory readable only inside backend calls (emu_guard.h) */
+    lp_emu_guard_enable();
+    g_guarded = guarded_table(lp_cuda_backend_table());
+    g_cuda = &g_guarded;
     printf("encoders (tests/fixtures/bert) on the emulated CUDA backend, device memory:\n");
     test_encoders();
     printf("resnets (tests/fixtures/resnet) on the emulated CUDA backend, device memory:\n");
@@ -377,6 +512,7 @@ int main(void) {
     test_marians();
     printf("host tensors on the CUDA table as the plugin has it (device field CUDA):\n");
     test_host_tensor_refused();
+    test_guard_catches_host_reads();
     printf("a linear plan on the device-tagged table:\n");
     test_linear_plan_on_device();
     char dir[4096];
