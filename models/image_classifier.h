@@ -47,7 +47,10 @@ const lp_image_preprocess *lp_image_classifier_preprocess(const lp_image_classif
 void lp_image_classifier_input_size(const lp_image_classifier *c, int *height, int *width);
 
 /* backend NULL = lp_backend_cpu(); pool may be NULL (single-threaded) and is
- * not owned. */
+ * not owned. On a device backend (CUDA) the session's weights are the
+ * backend's device copies (uploaded once per process, shared by every
+ * session), its activations live in device memory, and inputs and results
+ * are copied in and out. */
 lp_status lp_image_session_create(const lp_image_classifier *c, const lp_backend *backend,
                                   lp_threadpool *pool, lp_image_session **out, lp_error *err);
 void lp_image_session_free(lp_image_session *s);
