@@ -75,7 +75,7 @@ static lp_status embeddings(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena
     lp_status st = lp_embedding(ctx, &m->word_emb, &b->ids, x, err);
     if (st) return st;
     lp_arena_mark mark = lp_arena_get_mark(arena);
-    if (c->kind.family == LP_FAMILY_ROBERTA) {
+    if (b->pos.data) { /* RoBERTa's, or a packed batch's: one position per token */
         lp_tensor pe;
         int64_t shape[3] = {B, S, H};
         if ((st = arena_f32(arena, 3, shape, &pe, err)) ||
@@ -125,9 +125,11 @@ static lp_status linear(lp_ctx *ctx, const lp_bert_linear *l, const lp_tensor *x
     return st || !residual ? st : lp_add(ctx, out, residual, act, out, err);
 }
 
-/* One post-LayerNorm transformer layer: x -> out (may not alias). */
+/* One post-LayerNorm transformer layer: x -> out (may not alias). x is a
+ * padded [B, S, H] batch with its key mask, or packed [1, tokens, H] rows. */
 static lp_status layer(const lp_bert_model *m, const lp_bert_layer *L, lp_ctx *ctx, lp_arena *arena,
-                       const lp_tensor *key_mask, const lp_tensor *x, lp_tensor *out, lp_error *err) {
+                       const lp_tensor *key_mask, const lp_bert_packing *packing, const lp_tensor *x,
+                       lp_tensor *out, lp_error *err) {
     const lp_bert_config *c = &m->cfg;
     int64_t B = x->shape[0], S = x->shape[1], H = c->hidden_size;
     int64_t hs[3] = {B, S, H}, is[3] = {B, S, c->intermediate_size};
@@ -140,11 +142,16 @@ static lp_status layer(const lp_bert_model *m, const lp_bert_layer *L, lp_ctx *c
         (st = linear(ctx, &L->key, x, NULL, LP_ACT_NONE, &k, err)) ||
         (st = linear(ctx, &L->value, x, NULL, LP_ACT_NONE, &v, err)))
         return st;
-    lp_tensor qh = split_heads(&q, c->num_heads), kh = split_heads(&k, c->num_heads);
-    lp_tensor vh = split_heads(&v, c->num_heads), oh = split_heads(&attn, c->num_heads);
-    lp_attention_mask mask = {.key_mask = key_mask, .causal = false};
     float scale = 1.0f / sqrtf((float)(H / c->num_heads));
-    if ((st = lp_attention(ctx, &qh, &kh, &vh, &mask, scale, &oh, err))) return st;
+    if (packing) {
+        st = lp_bert_attend_packed(packing, ctx, arena, c->num_heads, scale, &q, &k, &v, &attn, err);
+    } else {
+        lp_tensor qh = split_heads(&q, c->num_heads), kh = split_heads(&k, c->num_heads);
+        lp_tensor vh = split_heads(&v, c->num_heads), oh = split_heads(&attn, c->num_heads);
+        lp_attention_mask mask = {.key_mask = key_mask, .causal = false};
+        st = lp_attention(ctx, &qh, &kh, &vh, &mask, scale, &oh, err);
+    }
+    if (st) return st;
     /* attention output: dense, dropout (identity), + residual, LayerNorm; q is free again */
     a = q;
     if ((st = linear(ctx, &L->attn_out, &attn, x, LP_ACT_NONE, &a, err)) ||
@@ -188,8 +195,60 @@ static lp_status check_batch(const lp_bert_model *m, const lp_bert_batch *b, lp_
     return LP_OK;
 }
 
+/* Embeddings and every layer: x (holding the input's rows) and y alternate;
+ * *last is the one holding the result. */
+static lp_status encode(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena, const batch_tensors *in,
+                        const lp_bert_packing *packing, lp_tensor x, lp_tensor y, lp_tensor *last,
+                        lp_error *err) {
+    lp_status st = embeddings(m, ctx, arena, in, &x, err);
+    if (st) return st;
+    for (int64_t i = 0; i < m->cfg.num_layers; i++) {
+        if ((st = layer(m, &m->layers[i], ctx, arena, &in->mask, packing, &x, &y, err)))
+            return lp_fail(err, st, "layer %lld", (long long)i);
+        lp_tensor t = x;
+        x = y;
+        y = t;
+    }
+    *last = x;
+    return LP_OK;
+}
+
+/* The padded batch's real tokens only (bert_packed.c), then each cell of
+ * the [B, S, H] result gathered from its token's row. */
+static lp_status forward_packed(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
+                                const lp_bert_batch *b, lp_tensor *hidden, lp_error *err) {
+    int64_t H = m->cfg.hidden_size, shape[3] = {b->batch, b->seq_len, H};
+    lp_bert_packing pk;
+    lp_status st = arena_f32(arena, 3, shape, hidden, err);
+    if (!st) st = lp_bert_pack(m, ctx, arena, b, &pk, err);
+    else memset(&pk, 0, sizeof pk);
+    int64_t ps[3] = {1, pk.tokens, H};
+    lp_tensor x, y, last;
+    if (!st) st = arena_f32(arena, 3, ps, &x, err);
+    if (!st) st = arena_f32(arena, 3, ps, &y, err);
+    if (!st) {
+        batch_tensors in = {.ids = pk.ids, .types = pk.types, .pos = pk.pos};
+        st = encode(m, ctx, arena, &in, &pk, x, y, &last, err);
+    }
+    if (!st) {
+        lp_tensor rows = lp_tensor_on(lp_tensor_2d(last.data, LP_F32, pk.tokens, H), last.device);
+        st = lp_embedding(ctx, &rows, &pk.unpack, hidden, err);
+    }
+    lp_bert_packing_release(&pk);
+    return st;
+}
+
 lp_status lp_bert_forward(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
                           const lp_bert_batch *b, lp_tensor *hidden, lp_error *err) {
+    lp_error_clear(err);
+    lp_status st = check_batch(m, b, err);
+    if (st) return st;
+    if (lp_bert_should_pack(b)) return forward_packed(m, ctx, arena, b, hidden, err);
+    return lp_bert_forward_padded(m, ctx, arena, b, hidden, err);
+}
+
+lp_status lp_bert_forward_padded(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
+                                 const lp_bert_batch *b, lp_tensor *hidden, lp_error *err) {
     lp_error_clear(err);
     lp_status st = check_batch(m, b, err);
     if (st) return st;
@@ -199,16 +258,7 @@ lp_status lp_bert_forward(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
     if ((st = arena_f32(arena, 3, shape, &x, err)) || (st = arena_f32(arena, 3, shape, &y, err)) ||
         (st = batch_inputs(m, ctx, arena, b, &in, err)))
         return st;
-    if ((st = embeddings(m, ctx, arena, &in, &x, err))) return st;
-    for (int64_t i = 0; i < m->cfg.num_layers; i++) {
-        if ((st = layer(m, &m->layers[i], ctx, arena, &in.mask, &x, &y, err)))
-            return lp_fail(err, st, "layer %lld", (long long)i);
-        lp_tensor t = x;
-        x = y;
-        y = t;
-    }
-    *hidden = x;
-    return LP_OK;
+    return encode(m, ctx, arena, &in, NULL, x, y, hidden, err);
 }
 
 lp_status lp_bert_classify(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,

@@ -38,4 +38,38 @@ struct lp_bert_model {
     size_t n_owned, cap_owned;
 };
 
+/* A padded batch's real tokens end to end, for a forward pass that computes
+ * no padding (bert_packed.c). Tensors are on the pass's backend. */
+typedef struct lp_bert_bucket {
+    int64_t row0, rows;     /* its tokens: packed rows [row0, row0 + rows) */
+    int64_t count, seq_len; /* its sequences and the longest of them */
+    /* data NULL when every sequence has seq_len tokens (attention on a view);
+     * else gather [count, seq_len] i32: the packed row of each padded cell,
+     * mask [count, seq_len] u8, scatter [1, rows] i32: each token's cell */
+    lp_tensor gather, mask, scatter;
+} lp_bert_bucket;
+
+typedef struct lp_bert_packing {
+    int64_t tokens;
+    lp_tensor ids, types, pos; /* [1, tokens] i32; types data NULL when unused */
+    lp_tensor unpack;          /* [B, S] i32: the packed row of each cell (padding: its row 0) */
+    lp_bert_bucket *buckets;   /* host array, in batch order */
+    int64_t nbuckets;
+    void *host_block;          /* the index arrays, host side */
+} lp_bert_packing;
+
+/* lp_bert_forward computing every cell, padding included, with the key mask
+ * in attention: what it does when packing does not pay; tests compare the two. */
+lp_status lp_bert_forward_padded(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
+                                 const lp_bert_batch *b, lp_tensor *hidden, lp_error *err);
+/* Whether packing pays: some padding, and no sequence without tokens. */
+bool lp_bert_should_pack(const lp_bert_batch *b);
+lp_status lp_bert_pack(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena, const lp_bert_batch *b,
+                       lp_bert_packing *p, lp_error *err);
+void lp_bert_packing_release(lp_bert_packing *p);
+/* Self-attention of packed q, k, v [1, tokens, H] into out, per bucket. */
+lp_status lp_bert_attend_packed(const lp_bert_packing *p, lp_ctx *ctx, lp_arena *arena, int64_t heads,
+                                float scale, const lp_tensor *q, const lp_tensor *k,
+                                const lp_tensor *v, lp_tensor *out, lp_error *err);
+
 #endif

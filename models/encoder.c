@@ -142,21 +142,12 @@ static void sort_by_length(const lp_encoder_input *in, size_t *order, size_t n) 
     }
 }
 
-/* How many of the sorted inputs from `start` go in one pass: up to max_batch,
- * while padding every sequence to the first (longest) costs at most a quarter
- * more than the real tokens plus 8 per sequence. */
-static size_t group_size(const lp_encoder_input *in, const size_t *order, size_t start, size_t n,
-                         int max_batch) {
-    int64_t longest = in[order[start]].len, real = longest;
-    size_t k = 1;
-    while (start + k < n && k < (size_t)max_batch) {
-        int64_t len = in[order[start + k]].len;
-        int64_t padded = (int64_t)(k + 1) * longest;
-        if (padded * 4 > (real + len) * 5 + 32 * (int64_t)(k + 1)) break;
-        real += len;
-        k++;
-    }
-    return k;
+/* How many of the sorted inputs from `start` go in one pass: max_batch. The
+ * forward pass computes real tokens only (models/bert_packed.c), so padding
+ * costs no FLOPs and one large pass runs the GEMMs best. */
+static size_t group_size(size_t start, size_t n, int max_batch) {
+    size_t left = n - start;
+    return left < (size_t)max_batch ? left : (size_t)max_batch;
 }
 
 typedef enum task { TASK_CLASSIFY, TASK_EMBED } task;
@@ -236,7 +227,7 @@ static lp_status run(lp_encoder_session *s, const lp_encoder_input *in, size_t n
     }
     sort_by_length(in, s->order, n);
     for (size_t start = 0; start < n;) {
-        size_t k = group_size(in, s->order, start, n, s->max_batch);
+        size_t k = group_size(start, n, s->max_batch);
         st = run_group(s, in, s->order + start, k, t, out, err);
         lp_arena_reset(s->arena);
         if (s->host != s->arena) lp_arena_reset(s->host);
