@@ -34,6 +34,11 @@ import time
 # other runners). lepton's commands get the environment without it (LEPTON_ENV):
 # their default OpenMP spin setting (tools/lepton/openmp_spin.c) is what users run.
 LEPTON_ENV = dict(os.environ)
+# bench_encoder_forward is not the lepton binary, which shortens libgomp's spin
+# for itself (tools/lepton/openmp_spin.c); give it the same setting.
+FORWARD_ENV = dict(LEPTON_ENV)
+if "OMP_WAIT_POLICY" not in FORWARD_ENV:
+    FORWARD_ENV.setdefault("GOMP_SPINCOUNT", "20000")
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import numpy as np  # noqa: E402
@@ -153,7 +158,7 @@ def time_lepton_forward(bench, mdir, lengths, threads, iters):
     """lepton's forward pass alone on token ids, as the peers are timed
     (benchmarks/bench_encoder_forward.c); returns (best seconds, per-op profile)."""
     p = subprocess.run([bench, mdir, ",".join(map(str, lengths)), str(threads), str(max(iters, 5))],
-                       capture_output=True, text=True, env=LEPTON_ENV)
+                       capture_output=True, text=True, env=FORWARD_ENV)
     if p.returncode:
         raise RuntimeError(p.stderr)
     r = json.loads(p.stdout)
