@@ -135,28 +135,23 @@ void lp_parallel_for(lp_threadpool *pool, int64_t n, int64_t grain, lp_range_fn 
         fn(ctx, 0, n);
         return;
     }
-    /* A few chunks per thread balances uneven work without much overhead. */
+    /* A few chunks per thread balances uneven work without much overhead.
+     * The busy flag keeps the loop's fields to this caller; workers read
+     * them after taking the mutex (or entering the parallel region). */
     int64_t parts = threads * 4 < max_parts ? threads * 4 : max_parts;
-#if defined(LP_POOL_OPENMP)
-    /* the busy flag keeps the loop's fields to this caller */
     pool->fn = fn;
     pool->ctx = ctx;
     pool->n = n;
     pool->chunk = (n + parts - 1) / parts;
     pool->nchunks = (n + pool->chunk - 1) / pool->chunk;
     atomic_store(&pool->next_chunk, 0);
+#if defined(LP_POOL_OPENMP)
 #pragma omp parallel num_threads(threads)
     run_chunks(pool);
     atomic_flag_clear(&pool->busy);
     return;
 #endif
     pthread_mutex_lock(&pool->mutex);
-    pool->fn = fn;
-    pool->ctx = ctx;
-    pool->n = n;
-    pool->chunk = (n + parts - 1) / parts;
-    pool->nchunks = (n + pool->chunk - 1) / pool->chunk;
-    atomic_store(&pool->next_chunk, 0);
     pool->pending = threads - 1;
     pool->generation++;
     pthread_cond_broadcast(&pool->work_ready);
