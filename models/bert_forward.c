@@ -222,7 +222,7 @@ static lp_status forward_packed(const lp_bert_model *m, lp_ctx *ctx, lp_arena *a
     lp_status st = arena_f32(arena, 3, shape, hidden, err);
     if (!st) st = lp_bert_pack(m, ctx, arena, b, &pk, err);
     else memset(&pk, 0, sizeof pk);
-    int64_t ps[3] = {1, pk.tokens, H};
+    int64_t ps[3] = {1, pk.rows, H};
     lp_tensor x, y, last;
     if (!st) st = arena_f32(arena, 3, ps, &x, err);
     if (!st) st = arena_f32(arena, 3, ps, &y, err);
@@ -231,7 +231,7 @@ static lp_status forward_packed(const lp_bert_model *m, lp_ctx *ctx, lp_arena *a
         st = encode(m, ctx, arena, &in, &pk, x, y, &last, err);
     }
     if (!st) {
-        lp_tensor rows = lp_tensor_on(lp_tensor_2d(last.data, LP_F32, pk.tokens, H), last.device);
+        lp_tensor rows = lp_tensor_on(lp_tensor_2d(last.data, LP_F32, pk.rows, H), last.device);
         st = lp_embedding(ctx, &rows, &pk.unpack, hidden, err);
     }
     lp_bert_packing_release(&pk);

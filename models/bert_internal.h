@@ -50,8 +50,8 @@ typedef struct lp_bert_bucket {
 } lp_bert_bucket;
 
 typedef struct lp_bert_packing {
-    int64_t tokens;
-    lp_tensor ids, types, pos; /* [1, tokens] i32; types data NULL when unused */
+    int64_t rows;              /* the tokens, then filler up to lp_bert_packed_rows */
+    lp_tensor ids, types, pos; /* [1, rows] i32; types data NULL when unused */
     lp_tensor unpack;          /* [B, S] i32: the packed row of each cell (padding: its row 0) */
     lp_bert_bucket *buckets;   /* host array, in batch order */
     int64_t nbuckets;
@@ -62,12 +62,15 @@ typedef struct lp_bert_packing {
  * in attention: what it does when packing does not pay; tests compare the two. */
 lp_status lp_bert_forward_padded(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
                                  const lp_bert_batch *b, lp_tensor *hidden, lp_error *err);
-/* Whether packing pays: some padding, and no sequence without tokens. */
+/* The packed rows for a token count: the count rounded up to one of 8 per
+ * octave (exact below 8), so GEMMs see few distinct row counts. */
+int64_t lp_bert_packed_rows(int64_t tokens);
+/* Whether to pack: some padding or an odd row count, and no sequence without tokens. */
 bool lp_bert_should_pack(const lp_bert_batch *b);
 lp_status lp_bert_pack(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena, const lp_bert_batch *b,
                        lp_bert_packing *p, lp_error *err);
 void lp_bert_packing_release(lp_bert_packing *p);
-/* Self-attention of packed q, k, v [1, tokens, H] into out, per bucket. */
+/* Self-attention of packed q, k, v [1, rows, H] into out, per bucket. */
 lp_status lp_bert_attend_packed(const lp_bert_packing *p, lp_ctx *ctx, lp_arena *arena, int64_t heads,
                                 float scale, const lp_tensor *q, const lp_tensor *k,
                                 const lp_tensor *v, lp_tensor *out, lp_error *err);

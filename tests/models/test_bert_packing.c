@@ -4,7 +4,9 @@
  * a sequence) and DistilBERT (no token types), with masks that pad on the
  * right, on the left and in the middle, buckets of equal lengths (views) and
  * of mixed lengths (gathers), sequences of one token, and token types. A
- * batch with an empty sequence takes the padded path (packing refuses it).
+ * batch without padding whose token count is not a packed row count gets
+ * filler rows; a batch with an empty sequence takes the padded path (packing
+ * refuses it).
  *
  * Tolerance: max |packed - padded| <= 1e-5 (1 + max |padded|): the same ops
  * on the same rows, only the GEMM row counts differ. */
@@ -82,6 +84,27 @@ static void check_model(const char *name, bool pad_inside) {
         char what[128];
         snprintf(what, sizeof what, "%s%s", name, with_types ? " with token types" : "");
         if (packed.data && padded.data) compare(what, &packed, &padded, mask);
+        lp_arena_reset(arena);
+    }
+    /* no padding, but 2 x 17 = 34 tokens: packed into 36 rows (filler after them) */
+    {
+        uint8_t full[2 * 17];
+        memset(full, 1, sizeof full);
+        lp_bert_batch fb = {2, 17, ids, NULL, full};
+        CHECK(lp_bert_packed_rows(34) == 36 && lp_bert_should_pack(&fb));
+        lp_tensor packed, padded;
+        CHECK_OK(lp_bert_forward(m, &ctx, arena, &fb, &packed, &err), &err);
+        CHECK_OK(lp_bert_forward_padded(m, &ctx, arena, &fb, &padded, &err), &err);
+        if (packed.data && padded.data) {
+            int64_t H = padded.shape[2];
+            double diff = 0, top = 0;
+            for (int64_t k = 0; k < 34 * H; k++) {
+                double d = fabs((double)((float *)packed.data)[k] - ((float *)padded.data)[k]);
+                diff = d > diff ? d : diff;
+                top = fabs(((float *)padded.data)[k]) > top ? fabs(((float *)padded.data)[k]) : top;
+            }
+            CHECK_MSG(diff <= 1e-5 * (1 + top), "%s unpadded 2 x 17: max diff %.3g", name, diff);
+        }
         lp_arena_reset(arena);
     }
     /* an empty sequence: not packed, so the padded pass's result exactly */
