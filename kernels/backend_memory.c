@@ -91,3 +91,17 @@ lp_status lp_backend_download(const lp_backend *b, const lp_tensor *src, void *d
         return lp_fail(err, LP_ERR_UNSUPPORTED, "backend %s cannot copy from its device", b->name);
     return b->copy(dst, src->data, bytes, false, err);
 }
+
+lp_status lp_backend_weight_in_place(lp_tensor *t, const lp_backend *b, lp_error *err) {
+    lp_tensor dev;
+    lp_status st = lp_backend_weight(b, t, &dev, err);
+    if (st == LP_OK) *t = dev;
+    return st;
+}
+
+lp_status lp_backend_forget_tensor(lp_tensor *t, const lp_backend *b, lp_error *err) {
+    (void)b;
+    (void)err;
+    if (t->data) lp_backend_forget_weights(t->data, lp_tensor_nbytes(t));
+    return LP_OK;
+}

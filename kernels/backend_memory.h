@@ -25,6 +25,14 @@ bool lp_backend_on_host(const lp_backend *b);
 lp_status lp_backend_weight(const lp_backend *b, const lp_tensor *host, lp_tensor *out,
                             lp_error *err);
 
+/* A visitor over a model's weight tensors (the models' *_device.c walk their
+ * weights with one), and the two every model uses: */
+typedef lp_status (*lp_weight_fn)(lp_tensor *t, const lp_backend *b, lp_error *err);
+/* *t becomes the backend's tensor for it (lp_backend_weight). */
+lp_status lp_backend_weight_in_place(lp_tensor *t, const lp_backend *b, lp_error *err);
+/* lp_backend_forget_weights for t's bytes (nothing for a tensor without data). */
+lp_status lp_backend_forget_tensor(lp_tensor *t, const lp_backend *b, lp_error *err);
+
 /* Called by a model's free function for each host buffer whose tensors it
  * passed to lp_backend_weight: every device backend that uploaded from
  * [host, host + bytes) drops those copies (a model loaded later may reuse the

@@ -7,7 +7,7 @@
 #include "kernels/backend_memory.h"
 #include "models/bert_internal.h"
 
-typedef lp_status (*tensor_fn)(lp_tensor *t, const lp_backend *b, lp_error *err);
+typedef lp_weight_fn tensor_fn;
 
 static lp_status each_in_linear(lp_bert_linear *l, tensor_fn fn, const lp_backend *b, lp_error *err) {
     lp_status st = fn(&l->weight, b, err);
@@ -41,19 +41,6 @@ static lp_status each_weight(lp_bert_model *m, tensor_fn fn, const lp_backend *b
     return st;
 }
 
-static lp_status to_device(lp_tensor *t, const lp_backend *b, lp_error *err) {
-    lp_tensor dev;
-    lp_status st = lp_backend_weight(b, t, &dev, err);
-    if (st == LP_OK) *t = dev;
-    return st;
-}
-
-static lp_status forget(lp_tensor *t, const lp_backend *b, lp_error *err) {
-    (void)b;
-    (void)err;
-    if (t->data) lp_backend_forget_weights(t->data, lp_tensor_nbytes(t));
-    return LP_OK;
-}
 
 /* The plans prepare host weights for the CPU; the view's linears run lp_linear. */
 static void drop_plans(lp_bert_model *v) {
@@ -84,7 +71,7 @@ lp_status lp_bert_for_backend(const lp_bert_model *m, const lp_backend *b, lp_be
     }
     memcpy(v->layers, m->layers, sizeof *v->layers * (size_t)m->cfg.num_layers);
     drop_plans(v);
-    lp_status st = each_weight(v, to_device, b, err);
+    lp_status st = each_weight(v, lp_backend_weight_in_place, b, err);
     if (st != LP_OK) {
         lp_bert_free_view(v);
         return st;
@@ -99,4 +86,6 @@ void lp_bert_free_view(lp_bert_model *view) {
     free(view);
 }
 
-void lp_bert_forget_device_weights(lp_bert_model *m) { each_weight(m, forget, NULL, NULL); }
+void lp_bert_forget_device_weights(lp_bert_model *m) {
+    each_weight(m, lp_backend_forget_tensor, NULL, NULL);
+}

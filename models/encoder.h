@@ -9,9 +9,10 @@
  * A loaded lp_encoder is immutable. A session owns the worker's lp_ctx and
  * activation arena: the first batches grow the arena, later batches of the same
  * or smaller size allocate nothing. Batches of mixed lengths are sorted by
- * length and run in groups of similar length, each padded only to its own
- * longest sequence; the attention mask makes padding invisible, so results
- * do not depend on what else is in the batch (up to float rounding). */
+ * length and run max_batch inputs a pass with their real tokens packed end to
+ * end (models/bert_packed.c: no padding in the linear layers, attention per
+ * bucket of similar lengths), so results do not depend on what else is in
+ * the batch (up to float rounding). */
 #ifndef LP_MODELS_ENCODER_H
 #define LP_MODELS_ENCODER_H
 

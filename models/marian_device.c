@@ -7,7 +7,7 @@
 #include "kernels/backend_memory.h"
 #include "models/marian.h"
 
-typedef lp_status (*tensor_fn)(lp_tensor *t, const lp_backend *b, lp_error *err);
+typedef lp_weight_fn tensor_fn;
 
 static lp_status each_in_attn(lp_marian_attn *a, tensor_fn fn, const lp_backend *b, lp_error *err) {
     lp_tensor *ts[10] = {&a->q.weight, &a->q.bias, &a->k.weight, &a->k.bias, &a->v.weight,
@@ -38,19 +38,6 @@ static lp_status each_weight(lp_marian_model *m, tensor_fn fn, const lp_backend 
     return st;
 }
 
-static lp_status to_device(lp_tensor *t, const lp_backend *b, lp_error *err) {
-    lp_tensor dev;
-    lp_status st = lp_backend_weight(b, t, &dev, err);
-    if (st == LP_OK) *t = dev;
-    return st;
-}
-
-static lp_status forget(lp_tensor *t, const lp_backend *b, lp_error *err) {
-    (void)b;
-    (void)err;
-    if (t->data) lp_backend_forget_weights(t->data, lp_tensor_nbytes(t));
-    return LP_OK;
-}
 
 static lp_marian_layer *copy_layers(const lp_marian_layer *src, int64_t n) {
     lp_marian_layer *l = malloc(sizeof *l * (size_t)(n > 0 ? n : 1));
@@ -72,7 +59,7 @@ lp_status lp_marian_for_backend(const lp_marian_model *m, const lp_backend *b, l
     v->enc = copy_layers(m->enc, m->cfg.encoder_layers);
     v->dec = copy_layers(m->dec, m->cfg.decoder_layers);
     lp_status st = v->enc && v->dec ? LP_OK : lp_fail(err, LP_ERR_NOMEM, "marian: out of memory for the device view");
-    if (st == LP_OK) st = each_weight(v, to_device, b, err);
+    if (st == LP_OK) st = each_weight(v, lp_backend_weight_in_place, b, err);
     if (st != LP_OK) {
         lp_marian_free_view(v);
         return st;
@@ -88,4 +75,6 @@ void lp_marian_free_view(lp_marian_model *view) {
     free(view);
 }
 
-void lp_marian_forget_device_weights(lp_marian_model *m) { each_weight(m, forget, NULL, NULL); }
+void lp_marian_forget_device_weights(lp_marian_model *m) {
+    each_weight(m, lp_backend_forget_tensor, NULL, NULL);
+}

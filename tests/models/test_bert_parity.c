@@ -6,7 +6,7 @@
  * Tolerance: max |lepton - reference| <= 1e-4 (the fixture's max_abs_tol) on
  * every logit / embedding value, and the same argmax for classifiers. Each
  * fixture runs three ways, which must all agree with the reference:
- *   - all inputs in one call (mixed lengths: the session sorts and groups them),
+ *   - all inputs in one call (mixed lengths: the session sorts them and packs the real tokens),
  *   - one input per call,
  *   - one forward pass over every input padded to the longest (the attention
  *     mask alone must hide the padding).
@@ -187,7 +187,7 @@ static void test_fixture(const char *dir, lp_threadpool *pool) {
         float *got = calloc(fx.n * (size_t)fx.width, sizeof *got);
         lp_encoder_session *s = NULL;
         CHECK_OK(lp_encoder_session_create(enc, pool, 32, &s, &err), &err);
-        /* all at once (sorted into length groups) */
+        /* all at once (sorted by length, packed) */
         CHECK_OK(run_batch(s, &fx, fx.inputs, fx.n, got, &err), &err);
         compare(name, "one batch", &fx, got);
         size_t allocs = lp_encoder_session_system_allocs(s);
