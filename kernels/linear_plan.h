@@ -44,6 +44,20 @@ lp_status lp_linear_plan_run(lp_ctx *ctx, const lp_linear_plan *plan, const lp_t
                              const lp_tensor *residual, lp_activation act, lp_tensor *out,
                              lp_error *err);
 
+/* Row counts. oneDNN builds and keeps one GEMM primitive (JIT code) per row
+ * count it sees; a model fed every token count there is would grow its
+ * resident memory with each new one. A model that can pad its rows (the
+ * BERT family's packed batches) rounds them with this: the count itself
+ * below 8, else up to one of 8 values per octave (at most 1/8 more rows). */
+int64_t lp_linear_plan_rows(int64_t rows);
+
+/* Before the first request: packs the weight and builds the primitives a run
+ * with each lp_linear_plan_rows count up to max_rows would use (with or
+ * without a residual, with act), on ctx's threads; no product is computed.
+ * Nothing to do (LP_OK) on backends without prepared forms. */
+lp_status lp_linear_plan_warm(lp_ctx *ctx, const lp_linear_plan *plan, int64_t max_rows,
+                              bool residual, lp_activation act, lp_error *err);
+
 /* The weight and bias (NULL when none) the plan was made with. */
 const lp_tensor *lp_linear_plan_weight(const lp_linear_plan *plan);
 const lp_tensor *lp_linear_plan_bias(const lp_linear_plan *plan);

@@ -95,6 +95,13 @@ typedef struct lp_bert_batch {
 lp_status lp_bert_forward(const lp_bert_model *model, lp_ctx *ctx, lp_arena *arena,
                           const lp_bert_batch *batch, lp_tensor *hidden, lp_error *err);
 
+/* Prepares the CPU GEMMs a pass of up to max_rows tokens will run (packs
+ * every layer's linear weights, builds oneDNN's primitives for every packed
+ * row count up to max_rows on ctx's threads), so that neither the first
+ * requests' latency nor the process's memory changes with traffic later.
+ * Computes nothing; LP_OK at once on backends without prepared forms. */
+lp_status lp_bert_warm(const lp_bert_model *model, lp_ctx *ctx, int64_t max_rows, lp_error *err);
+
 /* The classification head on a last hidden state [B, S, hidden]: logits
  * [B, num_labels], allocated in `arena`. BERT: pooler (tanh) -> classifier;
  * RoBERTa: classifier.dense -> tanh -> classifier.out_proj on token 0;

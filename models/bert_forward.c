@@ -261,6 +261,28 @@ lp_status lp_bert_forward_padded(const lp_bert_model *m, lp_ctx *ctx, lp_arena *
     return encode(m, ctx, arena, &in, NULL, x, y, hidden, err);
 }
 
+lp_status lp_bert_warm(const lp_bert_model *m, lp_ctx *ctx, int64_t max_rows, lp_error *err) {
+    lp_status st = LP_OK;
+    for (int64_t i = 0; st == LP_OK && i < m->cfg.num_layers; i++) {
+        const lp_bert_layer *L = &m->layers[i];
+        /* the shapes and epilogues of layer(); one layer's primitives serve all
+         * (oneDNN caches by shape), every layer's weights get packed */
+        int64_t rows = i == 0 ? max_rows : 1;
+        const struct {
+            const lp_bert_linear *l;
+            bool residual;
+            lp_activation act;
+        } uses[] = {{&L->query, false, LP_ACT_NONE}, {&L->key, false, LP_ACT_NONE},
+                    {&L->value, false, LP_ACT_NONE}, {&L->attn_out, true, LP_ACT_NONE},
+                    {&L->ffn_in, false, m->cfg.hidden_act}, {&L->ffn_out, true, LP_ACT_NONE}};
+        for (size_t u = 0; st == LP_OK && u < sizeof uses / sizeof *uses; u++)
+            if (uses[u].l->plan)
+                st = lp_linear_plan_warm(ctx, uses[u].l->plan, rows, uses[u].residual, uses[u].act,
+                                         err);
+    }
+    return st;
+}
+
 lp_status lp_bert_classify(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
                            const lp_tensor *hidden, lp_tensor *logits, lp_error *err) {
     const lp_bert_config *c = &m->cfg;

@@ -50,7 +50,7 @@ typedef struct lp_bert_bucket {
 } lp_bert_bucket;
 
 typedef struct lp_bert_packing {
-    int64_t rows;              /* the tokens, then filler up to lp_bert_packed_rows */
+    int64_t rows;              /* the tokens, then filler up to lp_linear_plan_rows */
     lp_tensor ids, types, pos; /* [1, rows] i32; types data NULL when unused */
     lp_tensor unpack;          /* [B, S] i32: the packed row of each cell (padding: its row 0) */
     lp_bert_bucket *buckets;   /* host array, in batch order */
@@ -62,9 +62,6 @@ typedef struct lp_bert_packing {
  * in attention: what it does when packing does not pay; tests compare the two. */
 lp_status lp_bert_forward_padded(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena,
                                  const lp_bert_batch *b, lp_tensor *hidden, lp_error *err);
-/* The packed rows for a token count: the count rounded up to one of 8 per
- * octave (exact below 8), so GEMMs see few distinct row counts. */
-int64_t lp_bert_packed_rows(int64_t tokens);
 /* Whether to pack: some padding or an odd row count, and no sequence without tokens. */
 bool lp_bert_should_pack(const lp_bert_batch *b);
 lp_status lp_bert_pack(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena, const lp_bert_batch *b,

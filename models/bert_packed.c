@@ -8,11 +8,12 @@
  * lp_embedding, so every backend runs them). The encoder sorts its inputs by
  * length, so buckets are long and nearly unpadded.
  *
- * The packed rows are the tokens rounded up by lp_bert_packed_rows (filler
+ * The packed rows are the tokens rounded up by lp_linear_plan_rows (filler
  * rows after them, a sequence of their own): oneDNN builds and keeps a GEMM
  * primitive per row count, and a server sees every token count there is
  * (its resident memory grew 19% in a 10-minute soak before this); rounded,
- * at most 8 row counts per octave exist, for at most 1/8 more rows.
+ * at most 8 row counts per octave exist, for at most 1/8 more rows, and
+ * lp_bert_warm builds their primitives before the first request.
  *
  * Packing is exact for any attention mask: a token keeps its own position id
  * (BERT counts positions over padding too, as transformers does), its type
@@ -44,13 +45,6 @@ static bool any_padding(const lp_bert_batch *b) {
     return false;
 }
 
-int64_t lp_bert_packed_rows(int64_t tokens) {
-    if (tokens < 8) return tokens;
-    int64_t g = 1; /* the power of two with tokens in [8g, 16g) */
-    while (g * 16 <= tokens) g *= 2;
-    return (tokens + g - 1) / g * g;
-}
-
 static int64_t count_tokens(const lp_bert_batch *b) {
     int64_t tokens = 0;
     for (int64_t i = 0; i < b->batch * b->seq_len; i++) tokens += b->attention_mask[i] != 0;
@@ -58,12 +52,12 @@ static int64_t count_tokens(const lp_bert_batch *b) {
 }
 
 /* Packing pays when there is padding, or when the row count is not one of
- * lp_bert_packed_rows' (oneDNN builds a primitive per row count), and no
+ * lp_linear_plan_rows' (oneDNN builds a primitive per row count), and no
  * sequence is empty (a query that sees no key gets zeros in the padded path;
  * keep that path for it). */
 bool lp_bert_should_pack(const lp_bert_batch *b) {
     int64_t tokens = count_tokens(b);
-    if (!any_padding(b) && lp_bert_packed_rows(tokens) == tokens) return false;
+    if (!any_padding(b) && lp_linear_plan_rows(tokens) == tokens) return false;
     for (int64_t i = 0; i < b->batch; i++) {
         bool any = false;
         for (int64_t s = 0; s < b->seq_len && !any; s++) any = b->attention_mask[i * b->seq_len + s];
@@ -206,7 +200,7 @@ static lp_status make_buckets(lp_ctx *ctx, lp_arena *arena, const lp_bert_batch 
 lp_status lp_bert_pack(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena, const lp_bert_batch *b,
                        lp_bert_packing *p, lp_error *err) {
     memset(p, 0, sizeof *p);
-    int64_t tokens = count_tokens(b), rows = lp_bert_packed_rows(tokens);
+    int64_t tokens = count_tokens(b), rows = lp_linear_plan_rows(tokens);
     host_arrays h = {0};
     lp_status st = alloc_host(b, rows, &h, &p->host_block, err);
     if (st) return st;

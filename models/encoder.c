@@ -8,6 +8,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/backend_memory.h"
+#include "kernels/linear_plan.h"
 
 lp_status lp_encoder_load(const char *dir, lp_encoder **out, lp_error *err) {
     *out = NULL;
@@ -90,6 +91,11 @@ lp_status lp_encoder_session_create_on(const lp_encoder *enc, const lp_backend *
     }
     *out = s;
     return LP_OK;
+}
+
+lp_status lp_encoder_session_warm(lp_encoder_session *s, lp_error *err) {
+    int64_t rows = lp_linear_plan_rows((int64_t)s->max_batch * lp_encoder_max_tokens(s->enc));
+    return lp_bert_warm(s->model, &s->ctx, rows, err);
 }
 
 void lp_encoder_session_free(lp_encoder_session *s) {

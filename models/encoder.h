@@ -59,6 +59,9 @@ lp_status lp_encoder_session_create(const lp_encoder *enc, lp_threadpool *pool, 
 lp_status lp_encoder_session_create_on(const lp_encoder *enc, const lp_backend *backend,
                                        lp_threadpool *pool, int max_batch,
                                        lp_encoder_session **out, lp_error *err);
+/* Prepares the session's GEMMs for batches up to its max_batch inputs of the
+ * model's longest input (lp_bert_warm): for a server, before it says ready. */
+lp_status lp_encoder_session_warm(lp_encoder_session *s, lp_error *err);
 void lp_encoder_session_free(lp_encoder_session *s);
 /* The session's op context (e.g. to turn the per-op profile on). */
 lp_ctx *lp_encoder_session_ctx(lp_encoder_session *s);

@@ -452,6 +452,9 @@ lp_status lp_srv_queue_start(lp_srv_model *m, lp_error *err) {
                        : m->translator ? lp_translator_session_create_on(m->translator, backend, w->pool,
                                                                          c->max_batch_size, &w->tr, err)
                                        : lp_image_session_create(m->image, backend, w->pool, &w->img, err);
+        /* the workers share the model's packed weights and oneDNN's
+         * primitives: preparing them once, before ready, is for all */
+        if (!st && i == 0 && w->enc) st = lp_encoder_session_warm(w->enc, err);
         if (st) {
             queue_free(q);
             return st;

@@ -301,7 +301,9 @@ static dnnl_status_t fused_run(lp_ctx *ctx, const lp_gemm_batched *g, fused_call
     return dnnl_stream_wait(f->stream);
 }
 
-lp_status lp_gemm_fused(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
+/* LP_OK when g can run fused and the engine exists; LP_ERR_UNSUPPORTED
+ * (err untouched) when g's form is not one the fused path takes. */
+static lp_status fused_usable(const lp_gemm_batched *g, lp_error *err) {
     /* oneDNN's output scale would also scale the bias and the residual;
      * lepton never asks for both. */
     if (g->nbatch > 3 || ((g->bias || g->residual) && g->alpha != 1.0f) ||
@@ -311,6 +313,24 @@ lp_status lp_gemm_fused(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
     if (engine_status != dnnl_success)
         return lp_fail(err, LP_ERR_INTERNAL, "gemm: cannot create the oneDNN CPU engine (%d)",
                        (int)engine_status);
+    return LP_OK;
+}
+
+lp_status lp_gemm_fused_prepare(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
+    lp_status st = fused_usable(g, err);
+    if (st != LP_OK) return st;
+    fused_call f;
+    memset(&f, 0, sizeof f);
+    dnnl_memory_desc_t md[F_SCRATCH];
+    memset(md, 0, sizeof md);
+    dnnl_status_t ds = fused_build(g, lp_gemm_threads(ctx), &f, md);
+    fused_release(&f); /* the primitive stays in oneDNN's cache */
+    return ds == dnnl_success ? LP_OK : LP_ERR_UNSUPPORTED;
+}
+
+lp_status lp_gemm_fused(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
+    lp_status ust = fused_usable(g, err);
+    if (ust != LP_OK) return ust;
     fused_call f;
     memset(&f, 0, sizeof f);
     dnnl_memory_desc_t md[F_SCRATCH];
@@ -414,6 +434,11 @@ size_t lp_gemm_packed_bytes(const lp_gemm_packed *p) { return p ? p->bytes : 0; 
 #else /* OpenBLAS has no fused epilogue */
 
 lp_status lp_gemm_fused(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
+    (void)ctx, (void)g, (void)err;
+    return LP_ERR_UNSUPPORTED;
+}
+
+lp_status lp_gemm_fused_prepare(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
     (void)ctx, (void)g, (void)err;
     return LP_ERR_UNSUPPORTED;
 }

@@ -73,6 +73,12 @@ typedef struct lp_gemm_batched {
  * (or is OpenBLAS); the caller then uses lp_gemm_batched_unfused. */
 lp_status lp_gemm_fused(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err);
 
+/* Builds the primitive lp_gemm_fused would run for g's shapes, layouts,
+ * epilogue and the context's thread count, and leaves it in oneDNN's
+ * primitive cache; reads no data. LP_ERR_UNSUPPORTED when g would not run
+ * fused. For warming up a model before its first request. */
+lp_status lp_gemm_fused_prepare(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err);
+
 /* The same product as one lp_gemm_sgemm per batch entry, then the epilogue
  * on the context's pool. Needs a unit column stride in a, b (or a unit row
  * stride, a transposed view). */

@@ -133,6 +133,36 @@ static lp_status check_run(const lp_ctx *ctx, const lp_linear_plan *plan, const 
     return LP_OK;
 }
 
+/* The packed product of `rows` rows: x, out and residual may be NULL for a
+ * description that only builds the primitive (lp_gemm_fused_prepare). */
+static lp_gemm_batched packed_call(const lp_linear_plan *plan, const lp_gemm_packed *packed,
+                                   int64_t rows, const void *x, const void *residual, void *out,
+                                   bool has_residual, lp_activation act) {
+    const lp_tensor *w = &plan->weight;
+    int64_t in = w->shape[1], features = w->shape[0];
+    lp_gemm_batched g;
+    memset(&g, 0, sizeof g);
+    g.m = rows;
+    g.n = features;
+    g.k = in;
+    g.a = x;
+    g.a_row_stride = in;
+    g.a_col_stride = 1;
+    g.b = w->data; /* not read: b_packed is */
+    g.b_row_stride = 1;
+    g.b_col_stride = w->stride[0];
+    g.b_packed = packed;
+    g.c = out;
+    g.c_row_stride = features;
+    g.alpha = 1.0f;
+    g.bias = plan->has_bias ? plan->bias.data : NULL;
+    /* the epilogue's form depends on whether there is one, not where */
+    g.residual = has_residual ? (residual ? residual : w->data) : NULL;
+    g.residual_row_stride = features;
+    g.act = act;
+    return g;
+}
+
 /* oneDNN's packed kernel; LP_ERR_UNSUPPORTED (err untouched, out unwritten)
  * when there is no packed weight or oneDNN refuses the call. */
 static lp_status run_packed(lp_ctx *ctx, lp_linear_plan *plan, const lp_tensor *x,
@@ -140,28 +170,32 @@ static lp_status run_packed(lp_ctx *ctx, lp_linear_plan *plan, const lp_tensor *
                             lp_error *err) {
     const lp_gemm_packed *packed = packed_weight(plan);
     if (!packed) return LP_ERR_UNSUPPORTED;
-    const lp_tensor *w = &plan->weight;
-    int64_t in = w->shape[1], features = w->shape[0];
-    lp_gemm_batched g;
-    memset(&g, 0, sizeof g);
-    g.m = lp_tensor_numel(out) / features;
-    g.n = features;
-    g.k = in;
-    g.a = x->data;
-    g.a_row_stride = in;
-    g.a_col_stride = 1;
-    g.b = w->data; /* not read: b_packed is */
-    g.b_row_stride = 1;
-    g.b_col_stride = w->stride[0];
-    g.b_packed = packed;
-    g.c = out->data;
-    g.c_row_stride = features;
-    g.alpha = 1.0f;
-    g.bias = plan->has_bias ? plan->bias.data : NULL;
-    g.residual = residual ? residual->data : NULL;
-    g.residual_row_stride = features;
-    g.act = act;
+    int64_t rows = lp_tensor_numel(out) / plan->weight.shape[0];
+    lp_gemm_batched g = packed_call(plan, packed, rows, x->data, residual ? residual->data : NULL,
+                                    out->data, residual != NULL, act);
     return lp_gemm_fused(ctx, &g, err);
+}
+
+int64_t lp_linear_plan_rows(int64_t rows) {
+    if (rows < 8) return rows;
+    int64_t g = 1; /* the power of two with rows in [8g, 16g) */
+    while (g * 16 <= rows) g *= 2;
+    return (rows + g - 1) / g * g;
+}
+
+lp_status lp_linear_plan_warm(lp_ctx *ctx, const lp_linear_plan *plan, int64_t max_rows,
+                              bool residual, lp_activation act, lp_error *err) {
+    if (!ctx || !plan || ctx->backend != lp_backend_cpu() || atomic_load(&plan->pack_failed))
+        return LP_OK;
+    const lp_gemm_packed *packed = packed_weight((lp_linear_plan *)plan);
+    if (!packed) return LP_OK;
+    for (int64_t r = 1; r <= max_rows; r = lp_linear_plan_rows(r) + 1) {
+        lp_gemm_batched g = packed_call(plan, packed, lp_linear_plan_rows(r), NULL, NULL, NULL,
+                                        residual, act);
+        lp_status st = lp_gemm_fused_prepare(ctx, &g, err);
+        if (st != LP_OK && st != LP_ERR_UNSUPPORTED) return st;
+    }
+    return LP_OK;
 }
 
 /* What any backend can do: the op, then the residual with the activation. */

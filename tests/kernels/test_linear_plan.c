@@ -214,6 +214,40 @@ static void check_threads(void) {
     layer_free(&L);
 }
 
+/* Row rounding: never fewer rows, at most 1/8 more, exact below 8, and at
+ * most 8 distinct counts in any octave [2^k, 2^(k+1)). */
+static void check_rows(void) {
+    int64_t prev = 0;
+    bool ok = true;
+    for (int64_t r = 1; r <= 70000; r++) {
+        int64_t q = lp_linear_plan_rows(r);
+        ok &= q >= r && q * 8 <= r * 9 + 8 && (r >= 8 || q == r) && q >= prev;
+        prev = q;
+    }
+    CHECK_MSG(ok, "lp_linear_plan_rows: a count below its rows, more than 1/8 over, or not monotonic");
+    for (int k = 3; k < 16; k++) {
+        int distinct = 0;
+        for (int64_t r = (int64_t)1 << k, last = -1; r < (int64_t)2 << k; r++)
+            if (lp_linear_plan_rows(r) != last) last = lp_linear_plan_rows(r), distinct++;
+        CHECK_MSG(distinct <= 9, "octave 2^%d: %d distinct row counts", k, distinct);
+    }
+}
+
+/* Warming builds what runs use and computes nothing: runs after it are
+ * right, on the CPU (packed) and on cpu-ref (nothing to prepare). */
+static void check_warm(void) {
+    lp_rng rng = lp_rng_seed(5);
+    layer L = layer_make(&rng, (shape){37, 96, 200, 96}, true);
+    lp_error err = {0};
+    CHECK_OK(lp_linear_plan_warm(&env.fast[1], L.plan, 64, true, LP_ACT_GELU_ERF, &err), &err);
+    CHECK_OK(lp_linear_plan_warm(&env.ref, L.plan, 64, false, LP_ACT_NONE, &err), &err);
+    CHECK(lp_linear_plan_packed_bytes(L.plan) == 0 ||
+          lp_linear_plan_packed_bytes(L.plan) >= 96 * 200 * sizeof(float));
+    check_fresh(&env.fast[1], "cpu/2 after warm", &L, 2, true, LP_ACT_GELU_ERF, &rng);
+    check_fresh(&env.ref, "cpu-ref after warm", &L, 2, false, LP_ACT_NONE, &rng);
+    layer_free(&L);
+}
+
 static void check_refusals(void) {
     lp_rng rng = lp_rng_seed(9);
     lp_error err = {0};
@@ -255,6 +289,8 @@ int main(void) {
     check_shapes();
     check_weight_kept();
     check_threads();
+    check_rows();
+    check_warm();
     check_refusals();
     gemm_env_release(&env);
     return lp_test_finish();

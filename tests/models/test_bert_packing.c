@@ -91,7 +91,7 @@ static void check_model(const char *name, bool pad_inside) {
         uint8_t full[2 * 17];
         memset(full, 1, sizeof full);
         lp_bert_batch fb = {2, 17, ids, NULL, full};
-        CHECK(lp_bert_packed_rows(34) == 36 && lp_bert_should_pack(&fb));
+        CHECK(lp_linear_plan_rows(34) == 36 && lp_bert_should_pack(&fb));
         lp_tensor packed, padded;
         CHECK_OK(lp_bert_forward(m, &ctx, arena, &fb, &packed, &err), &err);
         CHECK_OK(lp_bert_forward_padded(m, &ctx, arena, &fb, &padded, &err), &err);
