@@ -39,12 +39,6 @@ typedef struct host_arrays {
     int64_t *first, *len;
 } host_arrays;
 
-static bool any_padding(const lp_bert_batch *b) {
-    for (int64_t i = 0; i < b->batch * b->seq_len; i++)
-        if (!b->attention_mask[i]) return true;
-    return false;
-}
-
 static int64_t count_tokens(const lp_bert_batch *b) {
     int64_t tokens = 0;
     for (int64_t i = 0; i < b->batch * b->seq_len; i++) tokens += b->attention_mask[i] != 0;
@@ -57,7 +51,8 @@ static int64_t count_tokens(const lp_bert_batch *b) {
  * keep that path for it). */
 bool lp_bert_should_pack(const lp_bert_batch *b) {
     int64_t tokens = count_tokens(b);
-    if (!any_padding(b) && lp_linear_plan_rows(tokens) == tokens) return false;
+    bool padded = tokens < b->batch * b->seq_len;
+    if (!padded && lp_linear_plan_rows(tokens) == tokens) return false;
     for (int64_t i = 0; i < b->batch; i++) {
         bool any = false;
         for (int64_t s = 0; s < b->seq_len && !any; s++) any = b->attention_mask[i * b->seq_len + s];
@@ -67,21 +62,21 @@ bool lp_bert_should_pack(const lp_bert_batch *b) {
 }
 
 /* rows: the packed rows, tokens and the filler after them */
-static lp_status alloc_host(const lp_bert_batch *b, int64_t tokens, host_arrays *h, void **block,
+static lp_status alloc_host(const lp_bert_batch *b, int64_t rows, host_arrays *h, void **block,
                             lp_error *err) {
     int64_t B = b->batch, cells = B * b->seq_len;
     /* gather/mask hold at most every bucket's padded cells: count * longest <= cells */
-    size_t i32 = (size_t)(4 * tokens + 2 * cells), u8 = (size_t)cells, i64 = (size_t)(2 * B);
+    size_t i32 = (size_t)(4 * rows + 2 * cells), u8 = (size_t)cells, i64 = (size_t)(2 * B);
     char *p = malloc(i64 * sizeof(int64_t) + i32 * sizeof(int32_t) + u8 + 1);
-    if (!p) return lp_fail(err, LP_ERR_NOMEM, "bert: out of memory packing %lld tokens", (long long)tokens);
+    if (!p) return lp_fail(err, LP_ERR_NOMEM, "bert: out of memory packing %lld rows", (long long)rows);
     *block = p;
     h->first = (int64_t *)p;
     h->len = h->first + B;
     h->ids = (int32_t *)(h->len + B);
-    h->types = h->ids + tokens;
-    h->pos = h->types + tokens;
-    h->scatter = h->pos + tokens;
-    h->unpack = h->scatter + tokens;
+    h->types = h->ids + rows;
+    h->pos = h->types + rows;
+    h->scatter = h->pos + rows;
+    h->unpack = h->scatter + rows;
     h->gather = h->unpack + cells;
     h->mask = (uint8_t *)(h->gather + cells);
     return LP_OK;
