@@ -316,19 +316,8 @@ static lp_status fused_usable(const lp_gemm_batched *g, lp_error *err) {
     return LP_OK;
 }
 
-lp_status lp_gemm_fused_prepare(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
-    lp_status st = fused_usable(g, err);
-    if (st != LP_OK) return st;
-    fused_call f;
-    memset(&f, 0, sizeof f);
-    dnnl_memory_desc_t md[F_SCRATCH];
-    memset(md, 0, sizeof md);
-    dnnl_status_t ds = fused_build(g, lp_gemm_threads(ctx), &f, md);
-    fused_release(&f); /* the primitive stays in oneDNN's cache */
-    return ds == dnnl_success ? LP_OK : LP_ERR_UNSUPPORTED;
-}
-
-lp_status lp_gemm_fused(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
+/* Builds g's primitive and, when run, runs it. */
+static lp_status fused(lp_ctx *ctx, const lp_gemm_batched *g, bool run, lp_error *err) {
     lp_status ust = fused_usable(g, err);
     if (ust != LP_OK) return ust;
     fused_call f;
@@ -340,14 +329,22 @@ lp_status lp_gemm_fused(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
         fused_release(&f);
         return LP_ERR_UNSUPPORTED; /* nothing written: the caller takes the unfused path */
     }
-    st = fused_run(ctx, g, &f, md);
-    fused_release(&f);
+    if (run) st = fused_run(ctx, g, &f, md);
+    fused_release(&f); /* the primitive itself stays in oneDNN's cache */
     if (st == dnnl_out_of_memory)
         return lp_fail(err, LP_ERR_NOMEM, "gemm: no memory for oneDNN's scratchpad");
     if (st != dnnl_success)
         return lp_fail(err, LP_ERR_INTERNAL, "gemm: oneDNN matmul failed to run (status %d)",
                        (int)st);
     return LP_OK;
+}
+
+lp_status lp_gemm_fused_prepare(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
+    return fused(ctx, g, false, err);
+}
+
+lp_status lp_gemm_fused(lp_ctx *ctx, const lp_gemm_batched *g, lp_error *err) {
+    return fused(ctx, g, true, err);
 }
 
 /* ---- packed weights -------------------------------------------------------- */
