@@ -17,25 +17,8 @@ PIP_NODEPS_PACKAGES=(torchvision)
 
 log() { printf 'install-bench-deps: %s\n' "$*"; }
 
-for p in "${APT_PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    log "apt-get install $p"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$p" >/dev/null
-  fi
-done
-
-PY=${PYTHON:-python3}
-for p in "${PIP_PACKAGES[@]}" "${PIP_NODEPS_PACKAGES[@]}"; do
-  "$PY" -m pip show -q "$p" >/dev/null 2>&1 && continue
-  if [[ " ${PIP_NODEPS_PACKAGES[*]} " == *" $p "* ]]; then
-    log "pip install --no-deps $p"
-    "$PY" -m pip install -q --disable-pip-version-check --no-deps "$p"
-  else
-    log "pip install $p"
-    "$PY" -m pip install -q --disable-pip-version-check "$p"
-  fi
-done
+# shellcheck source=scripts/install-lib.sh
+source scripts/install-lib.sh
+install_missing_apt
+install_missing_pip
 log "benchmark peers present"
