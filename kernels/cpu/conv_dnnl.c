@@ -16,6 +16,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "kernels/cpu/dnnl_reorder.h"
+
 /* Distinct shapes a plan remembers. A model sees one per batch size it is run
  * with; beyond this the least recently used idle entry is replaced (and when
  * all are running, the call builds a throwaway primitive: correct, slow). */
@@ -168,23 +170,7 @@ static dnnl_status_t weights_for(lp_cpu_conv_cache *c, const lp_cpu_conv_problem
         free(p);
         return dnnl_out_of_memory;
     }
-    dnnl_primitive_desc_t rpd = NULL;
-    dnnl_primitive_t r = NULL;
-    dnnl_memory_t from = NULL, to = NULL;
-    dnnl_stream_t stream = NULL;
-    if (!(st = dnnl_reorder_primitive_desc_create(&rpd, &user_md, engine, md, engine, NULL)) &&
-        !(st = dnnl_primitive_create(&r, rpd)) &&
-        !(st = dnnl_memory_create(&from, &user_md, engine, pb->weight->data)) &&
-        !(st = dnnl_memory_create(&to, md, engine, p->data)) &&
-        !(st = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags))) {
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-        if (!(st = dnnl_primitive_execute(r, stream, 2, args))) st = dnnl_stream_wait(stream);
-    }
-    if (stream) dnnl_stream_destroy(stream);
-    if (to) dnnl_memory_destroy(to);
-    if (from) dnnl_memory_destroy(from);
-    if (r) dnnl_primitive_destroy(r);
-    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    st = lp_dnnl_reorder(engine, &user_md, pb->weight->data, md, p->data);
     if (st) {
         free(p->data);
         free(p);

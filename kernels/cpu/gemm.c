@@ -12,6 +12,8 @@
 #if defined(LP_GEMM_DNNL)
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
+
+#include "kernels/cpu/dnnl_reorder.h"
 #elif defined(LP_GEMM_OPENBLAS)
 #include <cblas.h>
 #else
@@ -378,26 +380,8 @@ static dnnl_status_t reorder_into(const float *w, int64_t n, int64_t k, int64_t 
                                   lp_gemm_packed *p) {
     dnnl_memory_desc_t plain;
     dnnl_dims_t dims = {k, n}, strides = {1, ldw}; /* B[p][j] = W[j][p] */
-    dnnl_status_t st;
-    if ((st = strided_md(&plain, 2, dims, strides))) return st;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t prim = NULL;
-    dnnl_memory_t from = NULL, to = NULL;
-    dnnl_stream_t stream = NULL;
-    if (!(st = dnnl_reorder_primitive_desc_create(&pd, &plain, engine, &p->md, engine, NULL)) &&
-        !(st = dnnl_primitive_create(&prim, pd)) &&
-        !(st = dnnl_memory_create(&from, &plain, engine, (void *)w)) &&
-        !(st = dnnl_memory_create(&to, &p->md, engine, p->data)) &&
-        !(st = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags))) {
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-        if (!(st = dnnl_primitive_execute(prim, stream, 2, args))) st = dnnl_stream_wait(stream);
-    }
-    if (stream) dnnl_stream_destroy(stream);
-    if (to) dnnl_memory_destroy(to);
-    if (from) dnnl_memory_destroy(from);
-    if (prim) dnnl_primitive_destroy(prim);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    return st;
+    dnnl_status_t st = strided_md(&plain, 2, dims, strides);
+    return st ? st : lp_dnnl_reorder(engine, &plain, w, &p->md, p->data);
 }
 
 lp_gemm_packed *lp_gemm_pack_weights(const float *w, int64_t n, int64_t k, int64_t ldw) {
