@@ -105,16 +105,6 @@ static lp_status embeddings(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena
     return lp_layer_norm(ctx, x, &m->emb_norm.gamma, &m->emb_norm.beta, c->layer_norm_eps, x, err);
 }
 
-/* [B, S, H] storage viewed as [B, heads, S, head_dim], no copy. */
-static lp_tensor split_heads(const lp_tensor *t, int64_t heads) {
-    int64_t B = t->shape[0], S = t->shape[1], H = t->shape[2], d = H / heads;
-    lp_tensor v = *t;
-    v.ndim = 4;
-    v.shape[0] = B, v.shape[1] = heads, v.shape[2] = S, v.shape[3] = d;
-    v.stride[0] = S * H, v.stride[1] = d, v.stride[2] = H, v.stride[3] = 1;
-    return v;
-}
-
 /* out = act(x W^T + b + residual) through the layer's plan; a device view of
  * the model (lp_bert_for_backend) has none and runs lp_linear on its device
  * weights, then adds the residual. */
@@ -146,8 +136,9 @@ static lp_status layer(const lp_bert_model *m, const lp_bert_layer *L, lp_ctx *c
     if (packing) {
         st = lp_bert_attend_packed(packing, ctx, arena, c->num_heads, scale, &q, &k, &v, &attn, err);
     } else {
-        lp_tensor qh = split_heads(&q, c->num_heads), kh = split_heads(&k, c->num_heads);
-        lp_tensor vh = split_heads(&v, c->num_heads), oh = split_heads(&attn, c->num_heads);
+        int64_t nh = c->num_heads;
+        lp_tensor qh = lp_bert_heads_view(&q, 0, B, S, nh), kh = lp_bert_heads_view(&k, 0, B, S, nh);
+        lp_tensor vh = lp_bert_heads_view(&v, 0, B, S, nh), oh = lp_bert_heads_view(&attn, 0, B, S, nh);
         lp_attention_mask mask = {.key_mask = key_mask, .causal = false};
         st = lp_attention(ctx, &qh, &kh, &vh, &mask, scale, &oh, err);
     }

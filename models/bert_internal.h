@@ -67,6 +67,10 @@ bool lp_bert_should_pack(const lp_bert_batch *b);
 lp_status lp_bert_pack(const lp_bert_model *m, lp_ctx *ctx, lp_arena *arena, const lp_bert_batch *b,
                        lp_bert_packing *p, lp_error *err);
 void lp_bert_packing_release(lp_bert_packing *p);
+/* Rows [row0, row0 + count * len) of a [..., H] tensor of dense rows as
+ * [count, heads, len, H / heads]: the attention view, no copy. */
+lp_tensor lp_bert_heads_view(const lp_tensor *t, int64_t row0, int64_t count, int64_t len,
+                             int64_t heads);
 /* Self-attention of packed q, k, v [1, rows, H] into out, per bucket. */
 lp_status lp_bert_attend_packed(const lp_bert_packing *p, lp_ctx *ctx, lp_arena *arena, int64_t heads,
                                 float scale, const lp_tensor *q, const lp_tensor *k,

@@ -218,9 +218,9 @@ void lp_bert_packing_release(lp_bert_packing *p) {
     memset(p, 0, sizeof *p);
 }
 
-/* Rows [row0, row0 + count * len) of a packed [1, T, H] tensor as [count, heads, len, d]. */
-static lp_tensor heads_view(const lp_tensor *t, int64_t row0, int64_t count, int64_t len, int64_t heads) {
-    int64_t H = t->shape[2], d = H / heads;
+lp_tensor lp_bert_heads_view(const lp_tensor *t, int64_t row0, int64_t count, int64_t len,
+                             int64_t heads) {
+    int64_t H = t->shape[t->ndim - 1], d = H / heads;
     lp_tensor v = *t;
     v.data = (char *)t->data + (size_t)(row0 * H) * lp_dtype_size(t->dtype);
     v.ndim = 4;
@@ -253,10 +253,10 @@ static lp_status attend_gathered(const lp_bert_bucket *bk, lp_ctx *ctx, lp_arena
         (st = lp_embedding(ctx, &kr, &bk->gather, &kp, err)) ||
         (st = lp_embedding(ctx, &vr, &bk->gather, &vp, err)))
         return st;
-    lp_tensor qh = heads_view(&qp, 0, bk->count, bk->seq_len, heads);
-    lp_tensor kh = heads_view(&kp, 0, bk->count, bk->seq_len, heads);
-    lp_tensor vh = heads_view(&vp, 0, bk->count, bk->seq_len, heads);
-    lp_tensor oh = heads_view(&op, 0, bk->count, bk->seq_len, heads);
+    lp_tensor qh = lp_bert_heads_view(&qp, 0, bk->count, bk->seq_len, heads);
+    lp_tensor kh = lp_bert_heads_view(&kp, 0, bk->count, bk->seq_len, heads);
+    lp_tensor vh = lp_bert_heads_view(&vp, 0, bk->count, bk->seq_len, heads);
+    lp_tensor oh = lp_bert_heads_view(&op, 0, bk->count, bk->seq_len, heads);
     lp_attention_mask mask = {.key_mask = &bk->mask, .causal = false};
     lp_tensor table = rows_of(&op);
     lp_tensor dst = *out; /* [1, rows, H]: the bucket's tokens */
@@ -279,10 +279,10 @@ lp_status lp_bert_attend_packed(const lp_bert_packing *p, lp_ctx *ctx, lp_arena 
             st = attend_gathered(bk, ctx, arena, heads, scale, q, k, v, out, err);
         } else { /* equal lengths: the packed rows are already [count, len, H] */
             int64_t len = bk->seq_len;
-            lp_tensor qh = heads_view(q, bk->row0, bk->count, len, heads);
-            lp_tensor kh = heads_view(k, bk->row0, bk->count, len, heads);
-            lp_tensor vh = heads_view(v, bk->row0, bk->count, len, heads);
-            lp_tensor oh = heads_view(out, bk->row0, bk->count, len, heads);
+            lp_tensor qh = lp_bert_heads_view(q, bk->row0, bk->count, len, heads);
+            lp_tensor kh = lp_bert_heads_view(k, bk->row0, bk->count, len, heads);
+            lp_tensor vh = lp_bert_heads_view(v, bk->row0, bk->count, len, heads);
+            lp_tensor oh = lp_bert_heads_view(out, bk->row0, bk->count, len, heads);
             st = lp_attention(ctx, &qh, &kh, &vh, NULL, scale, &oh, err);
         }
         if (st) return st;
